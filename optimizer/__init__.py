@@ -1,0 +1,1 @@
+"""tricloud placement optimizer (pure Python, never imports Pulumi)."""

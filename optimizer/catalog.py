@@ -1,0 +1,309 @@
+"""The price and region snapshot: load, validate, and look up.
+
+`load(path)` reads the four CSV files of a catalog folder (design section 4), checks
+every row and raises one `InputError` listing every problem as `file:row: reason`.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import Collector
+
+DEFAULT_PATH = Path(__file__).parent / "data"
+CLOUDS = ("aws", "azure", "gcp")
+HOURS_PER_MONTH = 730.0
+
+# GPU memory per accelerator (GB). An accelerator not listed here is unknown to tricloud.
+ACCELERATOR_MEMORY_GB: dict[str, float] = {
+    "T4": 16,
+    "L4": 24,
+    "A10G": 24,
+    "L40S": 48,
+    "A100-40GB": 40,
+    "A100-80GB": 80,
+    "H100": 80,
+    "H200": 141,
+}
+ACCELERATORS = tuple(sorted(ACCELERATOR_MEMORY_GB))
+EGRESS_KINDS = ("internet", "inter_region_same_continent", "inter_region_intercontinental")
+
+OFFERINGS_COLUMNS = [
+    "cloud",
+    "region",
+    "instance_type",
+    "accelerator",
+    "accelerator_count",
+    "accelerator_memory_gb",
+    "vcpus",
+    "memory_gb",
+    "price_on_demand_usd_hr",
+    "price_spot_usd_hr",
+]
+REGIONS_COLUMNS = ["cloud", "region", "city", "country", "continent", "latitude", "longitude"]
+EGRESS_COLUMNS = ["cloud", "kind", "usd_per_gb"]
+CLUSTERS_COLUMNS = ["cloud", "control_plane_usd_hr", "system_pool_usd_hr", "load_balancer_usd_hr"]
+LATENCY_COLUMNS = ["geo", "cloud", "region", "rtt_ms"]
+
+_SNAPSHOT_RE = re.compile(r"^Snapshot date:\s*(\d{4}-\d{2}-\d{2})", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Region:
+    cloud: str
+    region: str
+    city: str
+    country: str
+    continent: str
+    latitude: float
+    longitude: float
+
+    @property
+    def key(self) -> str:
+        return f"{self.cloud}/{self.region}"
+
+
+@dataclass(frozen=True)
+class Offering:
+    cloud: str
+    region: str
+    instance_type: str
+    accelerator: str
+    accelerator_count: int
+    accelerator_memory_gb: float
+    vcpus: int
+    memory_gb: float
+    price_on_demand: float
+    price_spot: float | None  # None: spot not offered
+
+    @property
+    def region_key(self) -> str:
+        return f"{self.cloud}/{self.region}"
+
+    def price(self, pricing: str) -> float:
+        return self.price_on_demand if pricing == "on-demand" else self.price_spot  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class ClusterFees:
+    control_plane_usd_hr: float
+    system_pool_usd_hr: float
+    load_balancer_usd_hr: float
+
+    @property
+    def monthly_usd(self) -> float:
+        hourly = self.control_plane_usd_hr + self.system_pool_usd_hr + self.load_balancer_usd_hr
+        return hourly * HOURS_PER_MONTH
+
+
+@dataclass(frozen=True)
+class Catalog:
+    path: str
+    snapshot: str
+    sha256: str
+    offerings: tuple[Offering, ...]
+    regions: dict[str, Region]  # key "cloud/region"
+    egress: dict[tuple[str, str], float]  # (cloud, kind) -> USD/GB
+    clusters: dict[str, ClusterFees]
+    latency: dict[tuple[str, str], float]  # (geo, "cloud/region") -> measured RTT ms
+
+    def egress_usd_per_gb(self, source: str, target: str) -> float:
+        """Transfer price per GB from region key `source` to region key `target`."""
+        if source == target:
+            return 0.0
+        src, dst = self.regions[source], self.regions[target]
+        if src.cloud != dst.cloud:
+            return self.egress[(src.cloud, "internet")]
+        kind = (
+            "inter_region_same_continent"
+            if src.continent == dst.continent
+            else "inter_region_intercontinental"
+        )
+        return self.egress[(src.cloud, kind)]
+
+
+def _read_csv(path: Path, columns: list[str], errors: Collector) -> list[tuple[int, dict]]:
+    name = path.name
+    if not path.exists():
+        errors.add(name, "file is missing")
+        return []
+    with path.open(newline="") as f:
+        reader = csv.DictReader(f)
+        header = reader.fieldnames or []
+        if header != columns:
+            errors.add(f"{name}:1", f"header is {','.join(header)}; expected {','.join(columns)}")
+            return []
+        # Row numbers as a spreadsheet shows them: the header is row 1.
+        return [(i, row) for i, row in enumerate(reader, start=2)]
+
+
+def _number(value: str | None, where: str, what: str, errors: Collector, *, positive=True):
+    try:
+        x = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        errors.add(where, f"{what} {value!r} is not a number")
+        return None
+    if not math.isfinite(x) or (positive and x <= 0) or (not positive and x < 0):
+        errors.add(where, f"{what} {value!r} must be {'> 0' if positive else '>= 0'}")
+        return None
+    return x
+
+
+def load(path: str | Path | None = None) -> Catalog:
+    """Load and validate a catalog folder; raises `InputError` listing every problem."""
+    root = Path(path) if path is not None else DEFAULT_PATH
+    errors = Collector()
+    if not root.is_dir():
+        errors.add(str(root), "catalog folder does not exist")
+        errors.raise_if_any("invalid catalog")
+
+    regions: dict[str, Region] = {}
+    for row_no, row in _read_csv(root / "regions.csv", REGIONS_COLUMNS, errors):
+        where = f"regions.csv:{row_no}"
+        if row["cloud"] not in CLOUDS:
+            errors.add(where, f"unknown cloud {row['cloud']!r}; known: {', '.join(CLOUDS)}")
+            continue
+        lat = _signed(row["latitude"], where, errors)
+        lon = _signed(row["longitude"], where, errors)
+        if lat is None or lon is None:
+            continue
+        if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+            errors.add(where, f"coordinates {lat},{lon} out of range")
+            continue
+        key = f"{row['cloud']}/{row['region']}"
+        if key in regions:
+            errors.add(where, f"duplicate region {key}")
+            continue
+        regions[key] = Region(
+            row["cloud"], row["region"], row["city"], row["country"], row["continent"], lat, lon
+        )
+
+    offerings: list[Offering] = []
+    seen: set[tuple[str, str, str]] = set()
+    for row_no, row in _read_csv(root / "offerings.csv", OFFERINGS_COLUMNS, errors):
+        where = f"offerings.csv:{row_no}"
+        n_before = len(errors.problems)
+        key = (row["cloud"], row["region"], row["instance_type"])
+        if row["cloud"] not in CLOUDS:
+            errors.add(where, f"unknown cloud {row['cloud']!r}; known: {', '.join(CLOUDS)}")
+        elif f"{row['cloud']}/{row['region']}" not in regions:
+            errors.add(where, f"region {row['cloud']}/{row['region']} is not in regions.csv")
+        if key in seen:
+            errors.add(where, f"duplicate offering {'/'.join(key)}")
+        seen.add(key)
+        acc = row["accelerator"]
+        if acc not in ACCELERATOR_MEMORY_GB:
+            errors.add(where, f"unknown accelerator {acc!r}; known: {', '.join(ACCELERATORS)}")
+        count = _number(row["accelerator_count"], where, "accelerator_count", errors)
+        if count is not None and count != int(count):
+            errors.add(where, f"accelerator_count {row['accelerator_count']!r} is not an integer")
+        mem = _number(row["accelerator_memory_gb"], where, "accelerator_memory_gb", errors)
+        vcpus = _number(row["vcpus"], where, "vcpus", errors)
+        memory = _number(row["memory_gb"], where, "memory_gb", errors)
+        od = _number(row["price_on_demand_usd_hr"], where, "price_on_demand_usd_hr", errors)
+        spot = None
+        if (row["price_spot_usd_hr"] or "").strip():
+            spot = _number(row["price_spot_usd_hr"], where, "price_spot_usd_hr", errors)
+            if spot is not None and od is not None and spot > od:
+                errors.add(where, f"spot price {spot} exceeds on-demand price {od}")
+        if len(errors.problems) == n_before:
+            offerings.append(
+                Offering(
+                    row["cloud"],
+                    row["region"],
+                    row["instance_type"],
+                    acc,
+                    int(count),
+                    mem,
+                    int(vcpus),
+                    memory,
+                    od,
+                    spot,
+                )
+            )
+
+    egress: dict[tuple[str, str], float] = {}
+    for row_no, row in _read_csv(root / "egress.csv", EGRESS_COLUMNS, errors):
+        where = f"egress.csv:{row_no}"
+        if row["cloud"] not in CLOUDS or row["kind"] not in EGRESS_KINDS:
+            errors.add(
+                where,
+                f"unknown cloud/kind {row['cloud']}/{row['kind']}; kinds: "
+                f"{', '.join(EGRESS_KINDS)}",
+            )
+            continue
+        price = _number(row["usd_per_gb"], where, "usd_per_gb", errors, positive=False)
+        if (row["cloud"], row["kind"]) in egress:
+            errors.add(where, f"duplicate egress price {row['cloud']}/{row['kind']}")
+        elif price is not None:
+            egress[(row["cloud"], row["kind"])] = price
+
+    clusters: dict[str, ClusterFees] = {}
+    for row_no, row in _read_csv(root / "clusters.csv", CLUSTERS_COLUMNS, errors):
+        where = f"clusters.csv:{row_no}"
+        if row["cloud"] not in CLOUDS:
+            errors.add(where, f"unknown cloud {row['cloud']!r}; known: {', '.join(CLOUDS)}")
+            continue
+        fees = [_number(row[c], where, c, errors, positive=False) for c in CLUSTERS_COLUMNS[1:]]
+        if row["cloud"] in clusters:
+            errors.add(where, f"duplicate cluster fees for {row['cloud']}")
+        elif None not in fees:
+            clusters[row["cloud"]] = ClusterFees(*fees)  # type: ignore[arg-type]
+
+    used_clouds = sorted({o.cloud for o in offerings})
+    for cloud in used_clouds:
+        if cloud not in clusters:
+            errors.add("clusters.csv", f"no cluster fees for cloud {cloud}")
+        for kind in EGRESS_KINDS:
+            if (cloud, kind) not in egress:
+                errors.add("egress.csv", f"no {kind} price for cloud {cloud}")
+
+    latency: dict[tuple[str, str], float] = {}
+    if (root / "latency.csv").exists():
+        from .geo import GEOS  # local import: geo imports nothing from here at module load
+
+        for row_no, row in _read_csv(root / "latency.csv", LATENCY_COLUMNS, errors):
+            where = f"latency.csv:{row_no}"
+            key = f"{row['cloud']}/{row['region']}"
+            if row["geo"] not in GEOS:
+                errors.add(where, f"unknown geo {row['geo']!r}; known: {', '.join(GEOS)}")
+            elif key not in regions:
+                errors.add(where, f"region {key} is not in regions.csv")
+            else:
+                rtt = _number(row["rtt_ms"], where, "rtt_ms", errors)
+                if rtt is not None:
+                    latency[(row["geo"], key)] = rtt
+
+    errors.raise_if_any(f"invalid catalog {root}")
+
+    digest = hashlib.sha256()
+    for name in ("offerings.csv", "regions.csv", "egress.csv", "clusters.csv", "latency.csv"):
+        if (root / name).exists():
+            digest.update(name.encode() + b"\0" + (root / name).read_bytes())
+    readme = root / "README.md"
+    match = _SNAPSHOT_RE.search(readme.read_text()) if readme.exists() else None
+    offerings.sort(key=lambda o: (o.cloud, o.region, o.instance_type))
+    return Catalog(
+        path=str(root),
+        snapshot=match.group(1) if match else "undated",
+        sha256=digest.hexdigest(),
+        offerings=tuple(offerings),
+        regions=dict(sorted(regions.items())),
+        egress=egress,
+        clusters=clusters,
+        latency=latency,
+    )
+
+
+def _signed(value: str | None, where: str, errors: Collector) -> float | None:
+    try:
+        x = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        errors.add(where, f"coordinate {value!r} is not a number")
+        return None
+    return x
