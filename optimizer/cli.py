@@ -1,0 +1,222 @@
+"""`python -m optimizer solve ...`: the optimizer on its own, as a command.
+
+Exit codes: 0 a plan was found, 2 bad input or no plan exists (one line per problem on
+stderr, no traceback). Anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from . import catalog as catalog_mod
+from .errors import InputError, Problem
+from .explain import price_of_guarantees, rejected_alternatives
+from .plan import Plan
+from .scenario import load_file
+from .solve import Infeasible, solve
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m optimizer", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("solve", help="place a scenario and print the plan")
+    s.add_argument(
+        "--scenario",
+        required=True,
+        type=Path,
+        help="YAML with services, placement, replication (and optionally clouds)",
+    )
+    s.add_argument(
+        "--catalog",
+        type=Path,
+        default=None,
+        help="catalog folder (default: the shipped snapshot optimizer/data)",
+    )
+    s.add_argument(
+        "--incumbent",
+        type=Path,
+        default=None,
+        help="plan JSON currently deployed; kept unless moving saves enough",
+    )
+    s.add_argument(
+        "--json",
+        type=Path,
+        default=None,
+        dest="json_out",
+        help="write the plan JSON here ('-' for stdout)",
+    )
+    s.add_argument(
+        "--explain",
+        action="store_true",
+        help="also show rejected alternatives and the price of each guarantee "
+        "(one extra solve per guarantee)",
+    )
+    return p
+
+
+def _load_incumbent(path: Path) -> dict:
+    try:
+        doc = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise InputError([Problem(str(path), "file not found")]) from None
+    except json.JSONDecodeError as e:
+        raise InputError([Problem(f"{path}:{e.lineno}", f"not valid JSON: {e.msg}")]) from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("clusters"), list):
+        raise InputError([Problem(str(path), "is not a tricloud plan (no clusters list)")])
+    return doc
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        cat = catalog_mod.load(args.catalog)
+        scenario = load_file(args.scenario, cat)
+        incumbent = _load_incumbent(args.incumbent) if args.incumbent else None
+        plan = solve(scenario, cat, incumbent, str(args.incumbent) if args.incumbent else None)
+    except Infeasible as e:
+        print("error: no plan meets every constraint:", file=sys.stderr)
+        for line in e.lines():
+            print(f"  {line}", file=sys.stderr)
+        return 2
+    except InputError as e:
+        print(f"error: {e.heading}:", file=sys.stderr)
+        for line in e.lines():
+            print(f"  {line}", file=sys.stderr)
+        return 2
+    text = plan.dumps()
+    if args.json_out is not None and str(args.json_out) == "-":
+        sys.stdout.write(text)
+        return 0
+    print(render(plan, str(args.scenario)))
+    if args.explain:
+        print()
+        print(render_explain(scenario, cat, plan))
+    if args.json_out is not None:
+        args.json_out.parent.mkdir(parents=True, exist_ok=True)
+        args.json_out.write_text(text)
+        print(f"\nplan written to {args.json_out}")
+    return 0
+
+
+def _table(headers: list[str], rows: list[list[str]], right: set[int] = frozenset()) -> str:
+    widths = [
+        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)
+    ]
+
+    def line(cells):
+        return "  ".join(
+            c.rjust(w) if i in right else c.ljust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        ).rstrip()
+
+    return "\n".join([line(headers), line(["-" * w for w in widths]), *(line(r) for r in rows)])
+
+
+def render(plan: Plan, source: str) -> str:
+    """The human-readable plan: placement, cost by category and region, solver status."""
+    s = plan.solver
+    out = [
+        f"tricloud placement for {source} (catalog {plan.catalog_snapshot}, "
+        f"sha256 {plan.catalog_sha256[:12]})",
+        f"solver: {s.status}, proven gap {s.mip_gap:.4%}, {s.seconds:.2f} s, "
+        f"{s.variables} variables, {s.constraints} constraints",
+    ]
+    st = plan.stability
+    if st.incumbent:
+        verdict = "kept" if st.kept else "replaced"
+        out.append(
+            f"incumbent {st.incumbent}: {verdict} (best plan saves {st.savings_percent:.2f}%)"
+        )
+    rows = []
+    for c in sorted(plan.clusters, key=lambda c: (c.cloud, c.region)):
+        for p in sorted(c.node_pools, key=lambda p: (p.instance_type, p.pricing)):
+            rows.append(
+                [
+                    c.key,
+                    f"{p.instance_type} ({p.accelerator_count}x{p.accelerator})",
+                    p.pricing,
+                    str(p.nodes),
+                    str(p.max_nodes),
+                    f"{p.hourly_usd:,.2f}",
+                    ", ".join(f"{k} x{v}" for k, v in sorted(p.replicas.items())),
+                ]
+            )
+    out += [
+        "",
+        _table(
+            ["CLUSTER", "INSTANCE", "PRICING", "NODES", "MAX", "USD/NODE-H", "REPLICAS"],
+            rows,
+            right={3, 4, 5},
+        ),
+    ]
+    cost = plan.cost
+    out += [
+        "",
+        _table(
+            ["COST USD/MONTH", "AMOUNT"],
+            [
+                ["compute", f"{cost.compute:,.2f}"],
+                ["clusters", f"{cost.clusters:,.2f}"],
+                ["egress", f"{cost.egress:,.2f}"],
+                ["latency (preference)", f"{cost.latency:,.2f}"],
+                ["total", f"{cost.total:,.2f}"],
+            ],
+            right={1},
+        ),
+    ]
+    out += [
+        "",
+        _table(
+            ["REGION", "USD/MONTH"],
+            [[r, f"{v:,.2f}"] for r, v in sorted(cost.by_region.items())],
+            right={1},
+        ),
+    ]
+    rows = [
+        [svc, region, f"{w:.1%}"]
+        for svc, weights in sorted(plan.routing.items())
+        for region, w in sorted(weights.items())
+    ]
+    out += ["", _table(["SERVICE", "REGION", "TRAFFIC"], rows, right={2})]
+    sv = plan.survivability
+    out += [
+        "",
+        f"survive: {sv.survive}; worst single-{'cloud' if sv.survive == 'cloud' else 'region'} "
+        f"loss leaves {sv.worst_case_served_fraction:.1%} of demand served"
+        + (f" (losing {sv.worst_case_domain})" if sv.worst_case_domain else ""),
+    ]
+    r = plan.replication
+    out.append(
+        f"replication: primary {r.primary}, {r.mode}, every {r.interval_minutes} min, "
+        f"{len(r.targets)} targets, {plan.cost.egress:,.2f} USD/month egress"
+    )
+    return "\n".join(out)
+
+
+def render_explain(scenario, cat, plan: Plan) -> str:
+    out = ["WHY THIS PLAN"]
+    by_cloud: dict[str, float] = {}
+    for region, usd in plan.cost.by_region.items():
+        by_cloud[region.split("/")[0]] = by_cloud.get(region.split("/")[0], 0.0) + usd
+    out.append("cost by cloud: " + ", ".join(f"{c} {v:,.2f}" for c, v in sorted(by_cloud.items())))
+    out.append("")
+    out.append("cheapest offering per rps not used, and why:")
+    for svc, text in rejected_alternatives(scenario, cat, plan).items():
+        out.append(f"  {svc}: {text}")
+    out.append("")
+    out.append("price of each guarantee (monthly cost saved if it alone were dropped):")
+    for g in price_of_guarantees(scenario, cat, plan):
+        saved = (
+            "no plan without it"
+            if g.monthly_usd_saved is None
+            else f"{g.monthly_usd_saved:,.2f} USD"
+        )
+        out.append(f"  {g.family:14s} {saved:>16s}  ({g.description})")
+    return "\n".join(out)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

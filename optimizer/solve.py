@@ -1,0 +1,403 @@
+"""Solve a scenario: candidates -> greedy start -> MILP -> stability -> routing -> plan.
+
+Engineering for speed, all of it exactness-preserving:
+- dominance pruning of options (`candidates`), sparse survivability rows (`model`);
+- node bounds: `structural_bounds`, then tightened by the cost of the greedy plan (no
+  option can hold more nodes than that plan's cost buys), which also tightens every n <= M y
+  big-M row;
+- the greedy plan, completed by the model with its nodes fixed, is HiGHS's MIP start.
+Termination: proven relative gap `placement.mipGap` or node limit `solverNodeLimit`,
+single thread, fixed seed; the time limit is a safety net and reported as such.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from . import replication as repl
+from .candidates import Candidates, enumerate_candidates, structural_bounds
+from .catalog import Catalog
+from .errors import InputError, Problem
+from .greedy import greedy_nodes
+from .model import Incumbent, Model, build, monthly, survival_weight
+from .plan import (
+    Assignment,
+    Cluster,
+    Cost,
+    NodePool,
+    Plan,
+    ReplicationTarget,
+    SolverInfo,
+    StabilityInfo,
+    Survivability,
+    pool_nodes,
+    pool_replicas,
+)
+from .plan import Replication as ReplicationPlan
+from .scenario import Scenario
+from .solver import Result, Solver
+
+
+class Infeasible(InputError):
+    """No plan meets every constraint; `problems` carry the diagnosis (design 6.6)."""
+
+
+@dataclass
+class Outcome:
+    """Everything one optimisation produced, for the plan and for explain."""
+
+    cands: Candidates
+    model: Model
+    result: Result
+    nodes: dict[int, int]
+    routes: np.ndarray  # rps per route
+    primary: str | None
+    greedy_cost: float | None
+    incumbent_cost: float | None
+    kept: bool
+    savings_percent: float
+
+
+def _incumbent(cands: Candidates, incumbent: dict | None) -> tuple[Incumbent | None, bool]:
+    """Map an incumbent plan onto this solve's options; False when it cannot be re-used."""
+    if incumbent is None:
+        return None, False
+    names = {svc.name: s for s, svc in enumerate(cands.scenario.services)}
+    by_key = {(o.service, o.pool_key): i for i, o in enumerate(cands.options)}
+    nodes: dict[int, int] = {}
+    usable = True
+    for pool, replicas in pool_replicas(incumbent).items():
+        for name, count in replicas.items():
+            s = names.get(name)
+            i = by_key.get((s, pool)) if s is not None else None
+            if i is None:
+                usable = False  # a service or offering that is gone or no longer allowed
+                continue
+            nodes[i] = nodes.get(i, 0) + math.ceil(count / cands.options[i].replicas_per_node)
+    return Incumbent(nodes, pool_nodes(incumbent)), usable
+
+
+def keep_set(scenario: Scenario, incumbent: dict | None) -> frozenset:
+    if incumbent is None:
+        return frozenset()
+    names = {svc.name: s for s, svc in enumerate(scenario.services)}
+    return frozenset(
+        (names[name], pool)
+        for pool, replicas in pool_replicas(incumbent).items()
+        for name in replicas
+        if name in names
+    )
+
+
+def billed_and_latency(model: Model, values: np.ndarray) -> float:
+    """Monthly run cost of a solution: billed money plus the latency preference."""
+    sc = model.cands.scenario
+    billed = sum(c.billed * values[j] for j, c in enumerate(model.columns) if c.billed)
+    weight = sc.placement.latency_weight_usd_per_ms
+    latency = weight * sum(
+        route.rtt_ms * values[model.x[j]] for j, route in enumerate(model.cands.routes)
+    )
+    return float(billed + latency)
+
+
+def _evaluate(solver: Solver, nodes: dict[int, int]) -> Result:
+    """Complete a fixed node assignment (routing, clusters, primary) and price it."""
+    model = solver.model
+    cols = list(model.n)
+    solver.fix(cols, [float(nodes.get(i, 0)) for i in range(len(cols))])
+    try:
+        return solver.run()
+    finally:
+        solver.release(cols)
+
+
+def optimise(
+    scenario: Scenario,
+    catalog: Catalog,
+    incumbent: dict | None = None,
+    relaxed: frozenset[str] = frozenset(),
+    *,
+    gap: float | None = None,
+) -> Outcome:
+    """Run the MILP; raises `Infeasible` (without diagnosis) when no plan exists."""
+    pl = scenario.placement
+    cands = enumerate_candidates(scenario, catalog, relaxed, keep_set(scenario, incumbent))
+    inc, inc_usable = _incumbent(cands, incumbent)
+    bounds = structural_bounds(cands, inc.nodes if inc else {})
+    start_nodes = greedy_nodes(cands)
+    eval_bounds = [max(b, (start_nodes or {}).get(i, 0)) for i, b in enumerate(bounds)]
+    model = build(cands, eval_bounds, inc)
+    solver = Solver(
+        model,
+        gap=pl.mip_gap if gap is None else gap,
+        node_limit=pl.solver_node_limit,
+        time_limit=pl.solver_time_limit_seconds,
+    )
+
+    start = None
+    greedy_cost = None
+    if start_nodes is not None:
+        first = _evaluate(solver, start_nodes)
+        if first.values is not None:
+            start = first.values
+            greedy_cost = billed_and_latency(model, first.values)
+            _tighten(solver, bounds, start_nodes, first.objective)
+    result = solver.run(start)
+    if result.values is None:
+        raise Infeasible(
+            [Problem("placement", f"no plan meets every constraint ({result.status})")],
+            "infeasible",
+        )
+
+    values = result.values
+    kept = False
+    savings = 0.0
+    incumbent_cost = None
+    if inc is not None and inc_usable:
+        held = _evaluate(solver, inc.nodes)
+        if held.values is not None:
+            incumbent_cost = billed_and_latency(model, held.values)
+            best = billed_and_latency(model, values)
+            savings = 100.0 * (incumbent_cost - best) / incumbent_cost if incumbent_cost else 0.0
+            if savings < pl.stability.min_savings_percent:
+                kept, values = True, held.values
+    nodes = {i: round(values[col]) for i, col in enumerate(model.n) if round(values[col]) > 0}
+    routes, primary = _route(solver, values)
+    return Outcome(
+        cands, model, result, nodes, routes, primary, greedy_cost, incumbent_cost, kept, savings
+    )
+
+
+def _tighten(solver: Solver, bounds: list[int], start_nodes: dict[int, int], upper_cost: float):
+    """No optimal plan spends more on one option than a known plan costs in total."""
+    model = solver.model
+    cols, uppers = [], []
+    for i, opt in enumerate(model.cands.options):
+        by_cost = (
+            math.floor(upper_cost / monthly(opt.price_hr) + 1e-9) if opt.price_hr > 0 else bounds[i]
+        )
+        new = max(min(bounds[i], by_cost), start_nodes.get(i, 0))
+        if new < model.columns[model.n[i]].upper:
+            cols.append(model.n[i])
+            uppers.append(float(new))
+            opt_y = model.y[(opt.service, opt.region)]
+            solver.set_coeff(model.link_rows[i], opt_y, -float(new))
+    if cols:
+        solver.set_upper(cols, uppers)
+
+
+def _route(solver: Solver, values: np.ndarray) -> tuple[np.ndarray, str | None]:
+    """Fix the plan's integers and route each geo to its nearest capacity (an LP)."""
+    model = solver.model
+    integer_cols = [j for j, c in enumerate(model.columns) if c.integer]
+    solver.fix(integer_cols, [float(round(values[j])) for j in integer_cols])
+    cost = np.zeros(model.num_cols)
+    for j, route in enumerate(model.cands.routes):
+        cost[model.x[j]] = route.rtt_ms
+    h = solver.h
+    h.changeColsCost(model.num_cols, np.arange(model.num_cols, dtype=np.int32), cost)
+    second = solver.run()
+    routed = second.values if second.values is not None else values
+    x = np.array([routed[model.x[j]] for j in range(len(model.cands.routes))])
+    primary = None
+    for r, col in model.prim.items():
+        if round(values[col]) == 1:
+            primary = r
+    return x, primary
+
+
+# --- plan extraction --------------------------------------------------------------------
+
+
+def to_plan(out: Outcome, seconds: float, incumbent_label: str | None) -> Plan:
+    cands, model = out.cands, out.model
+    sc, cat = cands.scenario, cands.catalog
+    pl = sc.placement
+    names = [svc.name for svc in sc.services]
+
+    pools: dict[str, dict[tuple[str, str], dict]] = {}
+    compute_by_region: dict[str, float] = {}
+    for i, count in sorted(out.nodes.items()):
+        o = cands.options[i]
+        pool = pools.setdefault(o.region, {}).setdefault(
+            (o.offering.instance_type, o.pricing), {"option": o, "nodes": 0, "replicas": {}}
+        )
+        pool["nodes"] += count
+        name = names[o.service]
+        pool["replicas"][name] = pool["replicas"].get(name, 0) + count * o.replicas_per_node
+        compute_by_region[o.region] = (
+            compute_by_region.get(o.region, 0.0) + monthly(o.price_hr) * count
+        )
+    clusters = []
+    for region, region_pools in sorted(pools.items()):
+        cloud, name = region.split("/", 1)
+        node_pools = tuple(
+            NodePool(
+                instance_type=it,
+                accelerator=p["option"].offering.accelerator,
+                accelerator_count=p["option"].offering.accelerator_count,
+                pricing=pricing,
+                nodes=p["nodes"],
+                min_nodes=p["nodes"],
+                max_nodes=math.ceil(p["nodes"] * pl.max_nodes_factor - 1e-9),
+                hourly_usd=p["option"].price_hr,
+                replicas=p["replicas"],
+            )
+            for (it, pricing), p in sorted(region_pools.items())
+        )
+        clusters.append(Cluster(cloud, name, node_pools))
+    open_regions = sorted(pools)
+
+    # routing and assignments
+    routing: dict[str, dict[str, float]] = {}
+    assignments: dict[str, list[Assignment]] = {}
+    latency_cost = 0.0
+    for j, route in enumerate(cands.routes):
+        rps = float(out.routes[j])
+        if rps <= 1e-7:
+            continue
+        name = names[route.service]
+        routing.setdefault(name, {})
+        routing[name][route.region] = routing[name].get(route.region, 0.0) + rps
+        assignments.setdefault(name, []).append(
+            Assignment(route.geo, route.region, rps, route.rtt_ms)
+        )
+        latency_cost += pl.latency_weight_usd_per_ms * rps * route.rtt_ms
+    for s, svc in enumerate(sc.services):
+        weights = routing.get(names[s], {})
+        routing[names[s]] = _normalise(weights, svc.total_demand)
+
+    # replication: primary and egress per target
+    served: dict[str, set[int]] = {}
+    for i in out.nodes:
+        served.setdefault(cands.options[i].region, set()).add(cands.options[i].service)
+    primary = sc.replication.primary
+    if primary == "auto":
+        primary = out.primary or max(open_regions, key=lambda r: (compute_by_region[r], r))
+    datasets_gb = sum(d.daily_change_gb * 30.0 for d in sc.replication.datasets)
+    targets = []
+    for region in open_regions:
+        if region == primary:
+            continue
+        gb = datasets_gb + sum(sc.services[s].model_size_gb for s in served[region])
+        usd = gb * cat.egress_usd_per_gb(primary, region)
+        targets.append(
+            ReplicationTarget(
+                region, repl.mechanism(primary.split("/")[0], region.split("/")[0]), usd
+            )
+        )
+    interval = repl.interval_minutes(
+        sc.replication.max_staleness_minutes, [t.mechanism for t in targets]
+    )
+    replication = ReplicationPlan(primary, sc.replication.mode, interval, tuple(targets))
+
+    # cost
+    by_region = dict(compute_by_region)
+    clusters_cost = 0.0
+    for region in open_regions:
+        fee = cat.clusters[region.split("/")[0]].monthly_usd + pl.cluster_overhead_usd_per_month
+        clusters_cost += fee
+        by_region[region] += fee
+    for t in targets:
+        by_region[t.region] += t.monthly_egress_usd
+    cost = Cost(
+        compute=sum(compute_by_region.values()),
+        clusters=clusters_cost,
+        egress=sum(t.monthly_egress_usd for t in targets),
+        latency=latency_cost,
+        by_region=by_region,
+    )
+    return Plan(
+        catalog_snapshot=cat.snapshot,
+        catalog_sha256=cat.sha256,
+        clusters=tuple(clusters),
+        routing=routing,
+        assignments={k: tuple(v) for k, v in assignments.items()},
+        replication=replication,
+        cost=cost,
+        survivability=survivability(out),
+        solver=SolverInfo(
+            out.result.status, out.result.gap, seconds, model.num_cols, model.num_rows
+        ),
+        stability=StabilityInfo(incumbent_label, out.kept, out.savings_percent),
+    )
+
+
+def _normalise(weights: dict[str, float], total: float) -> dict[str, float]:
+    """Weights rounded to 1e-6 that sum to exactly 1 (the largest absorbs the rounding)."""
+    if not weights:
+        return {}
+    rounded = {r: round(w / total, 6) for r, w in weights.items()}
+    rounded = {r: w for r, w in rounded.items() if w > 0}
+    top = max(sorted(rounded), key=lambda r: rounded[r])
+    rounded[top] = round(1.0 - sum(w for r, w in rounded.items() if r != top), 6)
+    return rounded
+
+
+def survivability(out: Outcome) -> Survivability:
+    """Worst served fraction after losing one failure domain, from the plan's nodes."""
+    cands = out.cands
+    sc = cands.scenario
+    level = "cloud" if sc.placement.survive == "cloud" else "region"
+    sigma = sc.placement.spot_survival_factor
+    domains = sorted(
+        {
+            o.region if level == "region" else o.offering.cloud
+            for i, o in enumerate(cands.options)
+            if i in out.nodes
+        }
+    )
+    worst, worst_domain = 1.0, None
+    for s, svc in enumerate(sc.services):
+        for d in domains:
+            left = sum(
+                count * o.capacity_rps * survival_weight(o.pricing, sigma)
+                for i, count in out.nodes.items()
+                for o in [cands.options[i]]
+                if o.service == s and (o.region if level == "region" else o.offering.cloud) != d
+            )
+            frac = min(1.0, left / svc.total_demand)
+            if frac < worst - 1e-12:
+                worst, worst_domain = frac, d
+    return Survivability(sc.placement.survive, worst, worst_domain)
+
+
+def solve(
+    scenario: Scenario,
+    catalog: Catalog,
+    incumbent: dict | None = None,
+    incumbent_label: str | None = None,
+    *,
+    diagnose: bool = True,
+) -> Plan:
+    """The plan for a scenario; raises `Infeasible` naming the constraints that conflict."""
+    t0 = time.perf_counter()
+    try:
+        out = optimise(scenario, catalog, incumbent)
+    except Infeasible:
+        if not diagnose:
+            raise
+        from .explain import diagnose_infeasible
+
+        raise Infeasible(diagnose_infeasible(scenario, catalog), "infeasible") from None
+    return to_plan(out, time.perf_counter() - t0, incumbent_label)
+
+
+def with_prices(catalog: Catalog, factor: dict[tuple[str, str, str], float]) -> Catalog:
+    """A catalog with some offerings' prices scaled (tests and benchmarks)."""
+    offerings = tuple(
+        replace(
+            o,
+            price_on_demand=o.price_on_demand
+            * factor.get((o.cloud, o.region, o.instance_type), 1.0),
+            price_spot=None
+            if o.price_spot is None
+            else o.price_spot * factor.get((o.cloud, o.region, o.instance_type), 1.0),
+        )
+        for o in catalog.offerings
+    )
+    return replace(catalog, offerings=offerings)

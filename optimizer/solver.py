@@ -1,0 +1,163 @@
+"""Stage 3: hand a `Model` to HiGHS with fixed, deterministic options and read it back.
+
+Termination is by proven relative gap or node limit, single-threaded with a fixed seed, so
+the same model gives the same plan on any machine. The wall-clock limit is a safety net
+only; a solve stopped by it says so in its status.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import time
+from dataclasses import dataclass
+
+import highspy
+import numpy as np
+
+from .model import Model
+
+OPTIMAL_GAP = 1e-4  # a plan is called "optimal" when its proven gap is at most this
+
+
+@dataclass
+class Result:
+    status: str  # optimal | gap-limit | node-limit | time-limit | infeasible
+    values: np.ndarray | None
+    objective: float
+    bound: float
+    gap: float
+    seconds: float
+    nodes: int
+
+
+@contextlib.contextmanager
+def _quiet_stdout():
+    """HiGHS prints a banner from C++ on construction, before any option can silence it."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    with open(os.devnull, "w") as null:
+        os.dup2(null.fileno(), 1)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+
+
+def new_highs() -> highspy.Highs:
+    with _quiet_stdout():
+        h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    return h
+
+
+class Solver:
+    """One HiGHS instance holding one model; columns can be fixed and released."""
+
+    def __init__(self, model: Model, *, gap: float, node_limit: int, time_limit: float):
+        self.model = model
+        h = new_highs()
+        h.setOptionValue("threads", 1)
+        h.setOptionValue("random_seed", 0)
+        h.setOptionValue("mip_rel_gap", gap)
+        h.setOptionValue("mip_max_nodes", node_limit)
+        h.setOptionValue("time_limit", float(time_limit))
+        lp = highspy.HighsLp()
+        cols = model.columns
+        lp.num_col_ = len(cols)
+        lp.num_row_ = model.num_rows
+        lp.col_cost_ = np.array([c.cost for c in cols], dtype=np.float64)
+        lp.col_lower_ = np.array([c.lower for c in cols], dtype=np.float64)
+        lp.col_upper_ = np.array([c.upper for c in cols], dtype=np.float64)
+        lp.row_lower_ = np.array(model.row_lower, dtype=np.float64)
+        lp.row_upper_ = np.array(model.row_upper, dtype=np.float64)
+        start, index, value = model.arrays()
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
+        lp.a_matrix_.start_ = start
+        lp.a_matrix_.index_ = index
+        lp.a_matrix_.value_ = value
+        lp.a_matrix_.num_col_ = len(cols)
+        lp.a_matrix_.num_row_ = model.num_rows
+        lp.integrality_ = [
+            highspy.HighsVarType.kInteger if c.integer else highspy.HighsVarType.kContinuous
+            for c in cols
+        ]
+        h.passModel(lp)
+        self.h = h
+        self._integer = np.array([c.integer for c in cols])
+
+    def set_upper(self, cols: list[int], upper: list[float]) -> None:
+        lower = [self.model.columns[c].lower for c in cols]
+        self.h.changeColsBounds(
+            len(cols),
+            np.array(cols, dtype=np.int32),
+            np.array(lower, dtype=np.float64),
+            np.array(upper, dtype=np.float64),
+        )
+        for c, u in zip(cols, upper, strict=True):
+            self.model.columns[c].upper = u
+
+    def fix(self, cols: list[int], values: list[float]) -> None:
+        self.h.changeColsBounds(
+            len(cols),
+            np.array(cols, dtype=np.int32),
+            np.array(values, dtype=np.float64),
+            np.array(values, dtype=np.float64),
+        )
+
+    def release(self, cols: list[int]) -> None:
+        lower = [self.model.columns[c].lower for c in cols]
+        upper = [self.model.columns[c].upper for c in cols]
+        self.h.changeColsBounds(
+            len(cols),
+            np.array(cols, dtype=np.int32),
+            np.array(lower, dtype=np.float64),
+            np.array(upper, dtype=np.float64),
+        )
+
+    def set_coeff(self, row: int, col: int, value: float) -> None:
+        self.h.changeCoeff(row, col, value)
+
+    def run(self, start: np.ndarray | None = None) -> Result:
+        h = self.h
+        if start is not None:
+            sol = highspy.HighsSolution()
+            sol.col_value = list(start)
+            sol.value_valid = True
+            h.setSolution(sol)
+        t0 = time.perf_counter()
+        h.run()
+        seconds = time.perf_counter() - t0
+        status = h.getModelStatus()
+        info = h.getInfo()
+        nodes = int(getattr(info, "mip_node_count", 0) or 0)
+        has_solution = info.primal_solution_status == 2  # kSolutionStatusFeasible
+        if status == highspy.HighsModelStatus.kInfeasible or not has_solution:
+            name = (
+                "infeasible"
+                if status
+                in (
+                    highspy.HighsModelStatus.kInfeasible,
+                    highspy.HighsModelStatus.kUnboundedOrInfeasible,
+                )
+                else (
+                    "time-limit" if status == highspy.HighsModelStatus.kTimeLimit else "no-solution"
+                )
+            )
+            return Result(name, None, float("inf"), float("-inf"), float("inf"), seconds, nodes)
+        values = np.array(h.getSolution().col_value)
+        objective = info.objective_function_value
+        if self._integer.any():
+            bound = info.mip_dual_bound
+            gap = max(0.0, info.mip_gap) if np.isfinite(info.mip_gap) else float("inf")
+        else:
+            bound, gap = objective, 0.0
+        if status == highspy.HighsModelStatus.kTimeLimit:
+            name = "time-limit"
+        elif status == highspy.HighsModelStatus.kOptimal:
+            name = "optimal" if gap <= OPTIMAL_GAP else "gap-limit"
+        else:
+            name = "node-limit"
+        return Result(name, values, objective, bound, gap, seconds, nodes)
