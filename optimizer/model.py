@@ -286,15 +286,20 @@ def _domain_count_cuts(m: Model, s: int, total: int, domains: list[str]) -> None
 
 
 def _links(m: Model, bounds) -> None:
-    """n <= M y (tight M per option); y <= replicas; y <= open; open <= sum y."""
-    replicas: dict[tuple[int, str], dict[int, float]] = {}
+    """n <= M y (tight M per option); y <= nodes; y <= open; open <= sum y.
+
+    "y <= nodes" (not replicas) is the stronger of the two valid forms: in the LP relaxation
+    a region in use holds at least one whole node, which is most of what keeps the
+    relaxation close to integer plans under survivability.
+    """
+    nodes: dict[tuple[int, str], dict[int, float]] = {}
     for i, o in enumerate(m.cands.options):
         ycol = m.y[(o.service, o.region)]
         m.link_rows[i] = m.add_row("open", {m.n[i]: 1.0, ycol: -float(bounds[i])}, upper=0.0)
-        replicas.setdefault((o.service, o.region), {})[m.n[i]] = -o.replicas_per_node
+        nodes.setdefault((o.service, o.region), {})[m.n[i]] = -1.0
     by_region: dict[str, dict[int, float]] = {}
     for (s, r), ycol in sorted(m.y.items()):
-        m.add_row("open", {ycol: 1.0, **replicas[(s, r)]}, upper=0.0)
+        m.add_row("open", {ycol: 1.0, **nodes[(s, r)]}, upper=0.0)
         m.add_row("open", {ycol: 1.0, m.open[r]: -1.0}, upper=0.0)
         by_region.setdefault(r, {m.open[r]: 1.0})[ycol] = -1.0
     for r in sorted(by_region):
@@ -411,36 +416,34 @@ def _egress(m: Model) -> None:
         m.prim[r] = m.add_col(f"primary[{r}]", 0, 1, integer=True)
         m.add_row("replication", {m.prim[r]: 1.0, m.open[r]: -1.0}, upper=0.0)
     m.add_row("replication", {col: 1.0 for col in m.prim.values()}, 1.0, 1.0)
-    groups: dict[tuple[str, str], list[int]] = {}
+    # Rates depend only on the source's and target's (cloud, continent) groups, so the
+    # product (primary in group G) x (volume into group H) is linearised per group pair:
+    # w[G,H] <= Vmax[H] * primary-in-G and sum_G w[G,H] = V[H]. Exact for integer primary,
+    # and O(groups^2) columns instead of O(regions^2).
+    groups: dict[tuple[str, str], list[str]] = {}
     for r in cands.regions:
-        groups.setdefault(egress_group(cands, r), []).append(m.prim[r])
+        groups.setdefault(egress_group(cands, r), []).append(r)
+    for target in sorted(groups):
+        volume = {col: -gb for r in groups[target] for col, gb in carriers[r]}
+        vmax = -sum(volume.values())
+        split = {}
+        for source in sorted(groups):
+            rate = group_rate(cands, source, groups[target][0])
+            w = m.add_col(f"egress[{'/'.join(source)}->{'/'.join(target)}]", 0, vmax, rate,
+                          billed=True)
+            m.add_row("replication", {w: 1.0, **{m.prim[p]: -vmax for p in groups[source]}},
+                      upper=0.0)
+            split[w] = 1.0
+        m.add_row("replication", {**split, **volume}, 0.0, 0.0)
+    # The primary's own region was charged its group's own rate: credit it back.
     for r in cands.regions:
-        for col, gb in carriers[r]:
-            # z[G] = (primary in G) x carrier, linearised with the equality
-            # sum_G z[G] = carrier (exactly one group holds the primary), which keeps the LP
-            # relaxation tight; z <= primary-in-G completes it.
-            zs = {}
-            for group in sorted(groups):
-                rate = group_rate(cands, group, r)
-                z = m.add_col(
-                    f"egress[{group[0]}/{group[1]},{m.columns[col].name}]",
-                    0,
-                    1,
-                    gb * rate,
-                    billed=True,
-                )
-                m.add_row("replication", {z: 1.0, **{p: -1.0 for p in groups[group]}}, upper=0.0)
-                zs[z] = 1.0
-            m.add_row("replication", {**zs, col: -1.0}, 0.0, 0.0)
-    # The primary's own region was charged its group's same-continent rate: credit it back.
-    for r in cands.regions:
+        own = {col: -gb for col, gb in carriers[r]}
+        if not own:
+            continue
         rate = group_rate(cands, egress_group(cands, r), r)
-        for col, gb in carriers[r]:
-            credit = m.add_col(
-                f"egress-credit[{m.columns[col].name}]", 0, 1, -gb * rate, billed=True
-            )
-            m.add_row("replication", {credit: 1.0, m.prim[r]: -1.0}, upper=0.0)
-            m.add_row("replication", {credit: 1.0, col: -1.0}, upper=0.0)
+        credit = m.add_col(f"egress-credit[{r}]", 0, INF, -rate, billed=True)
+        m.add_row("replication", {credit: 1.0, **own}, upper=0.0)
+        m.add_row("replication", {credit: 1.0, m.prim[r]: sum(own.values())}, upper=0.0)
 
 
 def _migration(m: Model, incumbent: Incumbent | None) -> None:

@@ -138,14 +138,23 @@ def optimise(
         time_limit=pl.solver_time_limit_seconds,
     )
 
-    start = None
     greedy_cost = None
+    best: tuple[float, dict[int, int], np.ndarray] | None = None
     if start_nodes is not None:
         first = _evaluate(solver, start_nodes)
         if first.values is not None:
-            start = first.values
             greedy_cost = billed_and_latency(model, first.values)
-            _tighten(solver, bounds, start_nodes, first.objective)
+            best = (first.objective, start_nodes, first.values)
+    rounded = _lp_rounding(solver)
+    if rounded is not None:
+        second = _evaluate(solver, rounded)
+        if second.values is not None and (best is None or second.objective < best[0]):
+            best = (second.objective, rounded, second.values)
+    start = None
+    if best is not None:
+        best = _descend(solver, best)
+        _tighten(solver, bounds, best[1], best[0])
+        start = best[2]
     result = solver.run(start)
     if result.values is None:
         raise Infeasible(
@@ -170,6 +179,46 @@ def optimise(
     return Outcome(
         cands, model, result, nodes, routes, primary, greedy_cost, incumbent_cost, kept, savings
     )
+
+
+def _lp_rounding(solver: Solver) -> dict[int, int] | None:
+    """Round the LP relaxation's node counts up: a feasible plan unless a quota, the spot
+    cap or the budget bites (then the MILP completion says so and it is dropped)."""
+    solver.h.setOptionValue("solve_relaxation", True)
+    try:
+        lp = solver.run()
+    finally:
+        solver.h.setOptionValue("solve_relaxation", False)
+    if lp.values is None:
+        return None
+    nodes = {}
+    for i, col in enumerate(solver.model.n):
+        k = math.ceil(lp.values[col] - 1e-6)
+        if k > 0:
+            nodes[i] = k
+    return nodes
+
+
+def _descend(solver: Solver, best):
+    """Local search on a start: drop single nodes, dearest first, while it stays feasible
+    and gets cheaper. Each step is one completion solve with the nodes fixed."""
+    options = solver.model.cands.options
+    objective, nodes, values = best
+    improved = True
+    while improved:
+        improved = False
+        for i in sorted(nodes, key=lambda i: (-options[i].price_hr, i)):
+            if nodes.get(i, 0) == 0:
+                continue
+            trial = dict(nodes)
+            trial[i] -= 1
+            if trial[i] == 0:
+                del trial[i]
+            result = _evaluate(solver, trial)
+            if result.values is not None and result.objective < objective - 1e-6:
+                objective, nodes, values = result.objective, trial, result.values
+                improved = True
+    return objective, nodes, values
 
 
 def _tighten(solver: Solver, bounds: list[int], start_nodes: dict[int, int], upper_cost: float):
