@@ -138,8 +138,8 @@ def _read_csv(path: Path, columns: list[str], errors: Collector) -> list[tuple[i
         if header != columns:
             errors.add(f"{name}:1", f"header is {','.join(header)}; expected {','.join(columns)}")
             return []
-        # Row numbers as a spreadsheet shows them: the header is row 1.
-        return [(i, row) for i, row in enumerate(reader, start=2)]
+        # Line numbers as an editor shows them (blank lines counted): the header is line 1.
+        return [(reader.line_num, row) for row in reader]
 
 
 def _number(value: str | None, where: str, what: str, errors: Collector, *, positive=True):
@@ -163,7 +163,11 @@ def load(path: str | Path | None = None) -> Catalog:
         errors.raise_if_any("invalid catalog")
 
     regions: dict[str, Region] = {}
-    for row_no, row in _read_csv(root / "regions.csv", REGIONS_COLUMNS, errors):
+    n_before_regions = len(errors.problems)
+    bad_regions: set[str] = set()  # rows already reported: their offerings are not reported again
+    region_rows = _read_csv(root / "regions.csv", REGIONS_COLUMNS, errors)
+    regions_readable = len(errors.problems) == n_before_regions
+    for row_no, row in region_rows:
         where = f"regions.csv:{row_no}"
         if row["cloud"] not in CLOUDS:
             errors.add(where, f"unknown cloud {row['cloud']!r}; known: {', '.join(CLOUDS)}")
@@ -171,9 +175,11 @@ def load(path: str | Path | None = None) -> Catalog:
         lat = _signed(row["latitude"], where, errors)
         lon = _signed(row["longitude"], where, errors)
         if lat is None or lon is None:
+            bad_regions.add(f"{row['cloud']}/{row['region']}")
             continue
         if not (-90 <= lat <= 90 and -180 <= lon <= 180):
             errors.add(where, f"coordinates {lat},{lon} out of range")
+            bad_regions.add(f"{row['cloud']}/{row['region']}")
             continue
         key = f"{row['cloud']}/{row['region']}"
         if key in regions:
@@ -191,7 +197,11 @@ def load(path: str | Path | None = None) -> Catalog:
         key = (row["cloud"], row["region"], row["instance_type"])
         if row["cloud"] not in CLOUDS:
             errors.add(where, f"unknown cloud {row['cloud']!r}; known: {', '.join(CLOUDS)}")
-        elif f"{row['cloud']}/{row['region']}" not in regions:
+        elif (
+            regions_readable
+            and f"{row['cloud']}/{row['region']}" not in regions
+            and f"{row['cloud']}/{row['region']}" not in bad_regions
+        ):
             errors.add(where, f"region {row['cloud']}/{row['region']} is not in regions.csv")
         if key in seen:
             errors.add(where, f"duplicate offering {'/'.join(key)}")

@@ -27,26 +27,29 @@ GUARANTEES = {
 }
 
 
-def active_families(sc: Scenario) -> list[str]:
-    """Families that constrain this scenario (relaxing the others changes nothing)."""
+def active_families(sc: Scenario, catalog: Catalog | None = None) -> list[str]:
+    """Families that constrain this scenario (relaxing the others changes nothing), in the
+    order a fix is usually made: money and quotas first, guarantees last."""
     pl = sc.placement
-    out = ["latency"]
+    out = []
+    if pl.monthly_budget_usd is not None:
+        out.append("budget")
+    if pl.quotas_gpu:
+        out.append("quota")
+    if pl.max_clusters is not None:
+        out.append("max-clusters")
     if pl.allowed_regions or any(s.allowed_regions for s in sc.services):
         out.append("residency")
+    out.append("latency")
     if pl.survive != "none":
         out.append("survivability")
     if pl.min_clouds > 1:
         out.append("spread")
-    if pl.max_spot_fraction < 1:
-        out.append("spot-share")
-    if pl.quotas_gpu:
-        out.append("quota")
-    if pl.monthly_budget_usd is not None:
-        out.append("budget")
-    if pl.max_clusters is not None:
-        out.append("max-clusters")
     if any(s.min_replicas > 1 for s in sc.services):
         out.append("min-replicas")
+    spot_offered = catalog is None or any(o.price_spot is not None for o in catalog.offerings)
+    if pl.max_spot_fraction < 1 and spot_offered:
+        out.append("spot-share")
     return out
 
 
@@ -111,37 +114,63 @@ def _unreachable(sc: Scenario, catalog: Catalog, prefix: str) -> list[Problem]:
             if any(r.service == s and r.geo == geo for r in cands.routes):
                 continue
             served = sorted({o.region for o in cands.options if o.service == s})
-            allowed_hint = ""
             if served:
                 near = min(served, key=lambda r: rtt_ms(geo, catalog.regions[r], catalog.latency))
-                allowed_hint = (
-                    f"; nearest allowed region {near} is "
+                hint = (
+                    f"; nearest allowed region with a node for it, {near}, is "
                     f"{rtt_ms(geo, catalog.regions[near], catalog.latency):.0f} ms away"
                 )
             else:
-                allowed_hint = "; no region is allowed for this service at all"
-            blocked = [r.region for r in relaxed.routes if r.service == s and r.geo == geo]
+                hint = (
+                    f"; no allowed region offers a node for its accelerators "
+                    f"({', '.join(sorted(svc.throughput_rps))})"
+                )
+            blocked = sorted(
+                {
+                    r.region: r.rtt_ms for r in relaxed.routes if r.service == s and r.geo == geo
+                }.items(),
+                key=lambda kv: kv[1],
+            )
             if blocked:
-                allowed_hint += f"; {', '.join(sorted(set(blocked))[:3])} would be within the SLO but residency excludes them"
+                hint += (
+                    f"; {', '.join(r for r, _ in blocked[:3])} would be within the SLO "
+                    "but residency excludes them"
+                )
             problems.append(
                 Problem(
                     f"{prefix}services[{s}].latencySloMs",
-                    f"no allowed region serves geo {geo} within {svc.latency_slo_ms:g} ms{allowed_hint}",
+                    f"no allowed region serves geo {geo} within {svc.latency_slo_ms:g} ms{hint}",
                 )
             )
     return problems
 
 
 def diagnose_infeasible(sc: Scenario, catalog: Catalog, prefix: str = "") -> list[Problem]:
-    """Name the smallest set of constraint families whose removal makes a plan possible."""
+    """Name the constraint families that make a scenario infeasible.
+
+    Families are dropped one at a time; every single family whose removal makes a plan
+    possible is reported (each is a way out). If none is, the smallest combinations are.
+    A budget in the conflict comes with the minimum achievable cost.
+    """
     quick = _unreachable(sc, catalog, prefix)
-    families = active_families(sc)
+    families = active_families(sc, catalog)
     for size in (1, 2, 3):
-        for combo in itertools.combinations(families, size):
-            relaxed = frozenset(combo)
-            if not _feasible(sc, catalog, relaxed):
-                continue
-            return quick + _describe(sc, catalog, combo, prefix)
+        fixes = [
+            combo
+            for combo in itertools.combinations(families, size)
+            if _feasible(sc, catalog, frozenset(combo))
+        ]
+        if not fixes:
+            continue
+        out = list(quick)
+        for combo in fixes[:3]:
+            for problem in _describe(sc, catalog, combo, prefix):
+                # The quick check already named the geos no region reaches within the SLO.
+                if quick and combo == ("latency",):
+                    continue
+                if problem not in out:
+                    out.append(problem)
+        return out
     if quick:
         return quick
     return [
@@ -196,7 +225,7 @@ class GuaranteePrice:
 def price_of_guarantees(sc: Scenario, catalog: Catalog, plan: Plan) -> list[GuaranteePrice]:
     """Monthly cost saved if each active guarantee alone were dropped (one solve each)."""
     out = []
-    active = set(active_families(sc))
+    active = set(active_families(sc, catalog))
     for family, text in GUARANTEES.items():
         if family not in active:
             continue

@@ -429,10 +429,12 @@ def _egress(m: Model) -> None:
         split = {}
         for source in sorted(groups):
             rate = group_rate(cands, source, groups[target][0])
-            w = m.add_col(f"egress[{'/'.join(source)}->{'/'.join(target)}]", 0, vmax, rate,
-                          billed=True)
-            m.add_row("replication", {w: 1.0, **{m.prim[p]: -vmax for p in groups[source]}},
-                      upper=0.0)
+            w = m.add_col(
+                f"egress[{'/'.join(source)}->{'/'.join(target)}]", 0, vmax, rate, billed=True
+            )
+            m.add_row(
+                "replication", {w: 1.0, **{m.prim[p]: -vmax for p in groups[source]}}, upper=0.0
+            )
             split[w] = 1.0
         m.add_row("replication", {**split, **volume}, 0.0, 0.0)
     # The primary's own region was charged its group's own rate: credit it back.

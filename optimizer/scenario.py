@@ -568,11 +568,17 @@ def _parse_replication(raw, key, errors, catalog: Catalog, clouds) -> Replicatio
         if _mapping(ds, where, errors, "a mapping with name, sizeGb, dailyChangeGb") is None:
             continue
         _unknown_keys(ds, ("name", "sizeGb", "dailyChangeGb"), where, errors)
-        name = _str(ds.get("name"), f"{where}.name", errors)
+        if "name" not in ds:
+            errors.add(f"{where}.name", "is required")
+        name = _str(ds.get("name"), f"{where}.name", errors) if "name" in ds else None
         if name in names:
             errors.add(f"{where}.name", f"duplicate dataset name {name!r}")
         names.add(name)
-        size = _num(ds.get("sizeGb"), f"{where}.sizeGb", errors, lo=0, allowed="GB >= 0")
+        if "sizeGb" not in ds:
+            errors.add(f"{where}.sizeGb", "is required (GB >= 0)")
+            size = None
+        else:
+            size = _num(ds["sizeGb"], f"{where}.sizeGb", errors, lo=0, allowed="GB >= 0")
         change = _num(
             ds.get("dailyChangeGb", 0),
             f"{where}.dailyChangeGb",
@@ -624,7 +630,9 @@ def parse(raw: Any, catalog: Catalog, prefix: str = "") -> Scenario:
 
     services: list[Service] = []
     sraw = raw.get("services")
-    if not isinstance(sraw, list) or not sraw:
+    if sraw is None:
+        errors.add(k("services"), "is required: a non-empty list of services")
+    elif not isinstance(sraw, list) or not sraw:
         errors.add(k("services"), f"{_show(sraw)} is not a non-empty list of services")
     else:
         for i, s in enumerate(sraw):
@@ -645,11 +653,30 @@ def parse(raw: Any, catalog: Catalog, prefix: str = "") -> Scenario:
     return Scenario(tuple(services), placement, replication, clouds)  # type: ignore[arg-type]
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """YAML's safe loader, but a key given twice in one mapping is an error, not "last wins"."""
+
+
+def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False):
+    seen = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r}", key_node.start_mark
+            )
+        seen.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
 def load_file(path: str | Path, catalog: Catalog) -> Scenario:
     """Read a scenario YAML file (the tricloud: values without the namespace)."""
     p = Path(path)
     try:
-        raw = yaml.safe_load(p.read_text())
+        raw = yaml.load(p.read_text(), Loader=_StrictLoader)
     except FileNotFoundError:
         raise InputError([Problem(str(p), "file not found")]) from None
     except yaml.YAMLError as e:
