@@ -34,8 +34,14 @@ def write(out: Path, copies: int, source: Path | None = None) -> Path:
             rng = random.Random(f"{row['cloud']}/{name}")
             lat = float(row["latitude"]) + (rng.uniform(-2, 2) if j else 0.0)
             lon = float(row["longitude"]) + (rng.uniform(-2, 2) if j else 0.0)
-            region_rows.append({**row, "region": name, "latitude": f"{max(-89.0, min(89.0, lat)):.2f}",
-                                "longitude": f"{lon:.2f}"})
+            region_rows.append(
+                {
+                    **row,
+                    "region": name,
+                    "latitude": f"{max(-89.0, min(89.0, lat)):.2f}",
+                    "longitude": f"{lon:.2f}",
+                }
+            )
         for row in offerings:
             name = row["region"] if j == 0 else f"{row['region']}-x{j}"
             rng = random.Random(f"{row['cloud']}/{name}/{row['instance_type']}")
@@ -43,10 +49,18 @@ def write(out: Path, copies: int, source: Path | None = None) -> Path:
             od = float(row["price_on_demand_usd_hr"]) * factor
             spot = row["price_spot_usd_hr"]
             spot = f"{min(float(spot) * factor, od):.5f}" if spot else ""
-            offering_rows.append({**row, "region": name, "price_on_demand_usd_hr": f"{od:.5f}",
-                                  "price_spot_usd_hr": spot})
-    for name, columns, rows in (("regions.csv", REGIONS_COLUMNS, region_rows),
-                                ("offerings.csv", OFFERINGS_COLUMNS, offering_rows)):
+            offering_rows.append(
+                {
+                    **row,
+                    "region": name,
+                    "price_on_demand_usd_hr": f"{od:.5f}",
+                    "price_spot_usd_hr": spot,
+                }
+            )
+    for name, columns, rows in (
+        ("regions.csv", REGIONS_COLUMNS, region_rows),
+        ("offerings.csv", OFFERINGS_COLUMNS, offering_rows),
+    ):
         with (out / name).open("w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=columns, lineterminator="\n")
             writer.writeheader()

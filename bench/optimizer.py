@@ -1,0 +1,182 @@
+"""Optimizer benchmarks: `make bench` (or `python -m bench.optimizer`) prints tables.
+
+Per scenario in bench/scenarios: model size, solve time (median of N runs), status, proven
+gap, the bound, monthly cost. On reference: the optimum against two baselines, (a) the
+cheapest plan on a single cloud under the same constraints except minClouds, (b) the greedy
+plan (cheapest cost per rps first, then patched for survivability and spread). `large` runs
+against a synthetic catalog (bench/synthetic.py) with every region copied 10 times.
+Timings are for this machine; nothing here asserts on them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+from optimizer import catalog as catalog_mod
+from optimizer.scenario import parse
+from optimizer.solve import Infeasible, optimise, to_plan
+
+from . import synthetic
+
+SCENARIOS = Path(__file__).parent / "scenarios"
+
+
+def _solve(raw: dict, cat) -> tuple[object, float]:
+    scenario = parse(raw, cat)
+    t0 = time.perf_counter()
+    out = optimise(scenario, cat)
+    seconds = time.perf_counter() - t0
+    return out, seconds
+
+
+def _single_cloud(raw: dict, cloud: str) -> dict:
+    """The same scenario on one cloud: minClouds 1, residency and quotas narrowed to it.
+
+    A service whose residency allows nothing on that cloud makes the cloud infeasible
+    (an empty allowedRegions would mean "anywhere", so it is not emptied)."""
+    r = copy.deepcopy(raw)
+    r["clouds"] = [cloud]
+    pl = r.setdefault("placement", {})
+    pl["minClouds"] = 1
+    if pl.get("survive") == "cloud":
+        pl["survive"] = "region"
+
+    def narrow(entries):
+        return [e for e in entries if e.split("/")[0] == cloud]
+
+    if pl.get("allowedRegions"):
+        pl["allowedRegions"] = narrow(pl["allowedRegions"]) or [f"{cloud}/none"]
+    for svc in r["services"]:
+        if svc.get("allowedRegions"):
+            kept = narrow(svc["allowedRegions"])
+            if not kept:
+                return {}
+            svc["allowedRegions"] = kept
+    pl["quotasGpu"] = {
+        k: v for k, v in pl.get("quotasGpu", {}).items() if k.startswith(cloud + "/")
+    }
+    rep = r.get("replication", {})
+    if rep.get("primary", "auto") != "auto" and not rep["primary"].startswith(cloud + "/"):
+        rep["primary"] = "auto"
+    return r
+
+
+def _table(headers, rows) -> str:
+    widths = [max(len(h), *(len(str(row[i])) for row in rows)) for i, h in enumerate(headers)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))]
+    lines.append("  ".join("-" * w for w in widths))
+    for row in rows:
+        cells = [
+            str(c).ljust(w) if i == 0 else str(c).rjust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        ]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(
+        prog="python -m bench.optimizer", description=__doc__.splitlines()[0]
+    )
+    ap.add_argument("--repeat", type=int, default=5, help="solves per scenario (median reported)")
+    ap.add_argument("--only", nargs="*", default=["small", "reference", "large"])
+    ap.add_argument("--copies", type=int, default=10, help="region copies in the large catalog")
+    args = ap.parse_args(argv)
+
+    shipped = catalog_mod.load()
+    rows = []
+    reference = None
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in args.only:
+            raw = yaml.safe_load((SCENARIOS / f"{name}.yaml").read_text())
+            if name == "large":
+                cat = catalog_mod.load(synthetic.write(Path(tmp) / "large", args.copies))
+            else:
+                cat = shipped
+            times, out = [], None
+            for _ in range(args.repeat):
+                out, seconds = _solve(raw, cat)
+                times.append(seconds)
+            options = sum(1 + (o.price_spot is not None) for o in cat.offerings)
+            res = out.result
+            plan = to_plan(out, statistics.median(times), None)
+            rows.append(
+                [
+                    name,
+                    options,
+                    out.model.num_cols,
+                    out.model.num_rows,
+                    f"{statistics.median(times):.2f}",
+                    f"{min(times):.2f}-{max(times):.2f}",
+                    res.status,
+                    f"{res.gap:.2e}",
+                    f"{res.bound:,.0f}",
+                    f"{plan.cost.total:,.2f}",
+                ]
+            )
+            if name == "reference":
+                reference = (raw, out, plan)
+            print(f"{name}: done ({statistics.median(times):.2f} s median)", flush=True)
+    print()
+    print(
+        _table(
+            [
+                "scenario",
+                "options",
+                "variables",
+                "constraints",
+                "median s",
+                "range s",
+                "status",
+                "gap",
+                "bound USD",
+                "monthly USD",
+            ],
+            rows,
+        )
+    )
+
+    if reference is not None:
+        raw, out, plan = reference
+        optimum = plan.cost.total
+        base_rows = [["optimum (MILP)", f"{optimum:,.2f}", "1.000", plan.solver.status]]
+        for cloud in ("aws", "azure", "gcp"):
+            single = _single_cloud(raw, cloud)
+            if not single:
+                base_rows.append(
+                    [f"(a) {cloud} only", "infeasible", "-", "residency allows nothing"]
+                )
+                continue
+            try:
+                s_out, _ = _solve(single, shipped)
+            except Infeasible as e:
+                base_rows.append([f"(a) {cloud} only", "infeasible", "-", e.problems[0].where])
+                continue
+            cost = to_plan(s_out, 0.0, None).cost.total
+            base_rows.append(
+                [f"(a) {cloud} only", f"{cost:,.2f}", f"{cost / optimum:.3f}", s_out.result.status]
+            )
+        greedy = out.greedy_cost
+        base_rows.append(
+            [
+                "(b) greedy",
+                "n/a" if greedy is None else f"{greedy:,.2f}",
+                "-" if greedy is None else f"{greedy / optimum:.3f}",
+                "cheapest per rps, then patched",
+            ]
+        )
+        print()
+        print("reference: optimum against baselines (monthly USD, ratio to the optimum)")
+        print(_table(["plan", "monthly USD", "ratio", "note"], base_rows))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
