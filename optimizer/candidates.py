@@ -17,7 +17,7 @@ node for node without losing feasibility or paying more.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .catalog import Catalog, Offering
 from .geo import rtt_ms
@@ -135,6 +135,15 @@ def enumerate_candidates(
                 if "latency" in relaxed or rtt <= svc.latency_slo_ms:
                     routes.append(Route(s, geo, r, rtt))
     return Candidates(scenario, catalog, relaxed, options, routes, regions, excluded, pruned)
+
+
+def restrict(cands: Candidates, regions: set[str]) -> Candidates:
+    """The same candidates limited to `regions` (a heuristic restriction: see solve)."""
+    options = [o for o in cands.options if o.region in regions]
+    routes = [r for r in cands.routes if r.region in regions]
+    return replace(
+        cands, options=options, routes=routes, regions=sorted({o.region for o in options})
+    )
 
 
 def _prune_dominated(options, scenario: Scenario, quotas, keep):

@@ -167,26 +167,33 @@ def build(
 # --- constraint families ---------------------------------------------------------------
 
 
+def _capacity_columns(m: Model) -> dict[tuple[int, str], int]:
+    """K[s,r] = capacity of service s's nodes in region r (a defined continuous column)."""
+    cols: dict[tuple[int, str], int] = {}
+    terms: dict[tuple[int, str], dict[int, float]] = {}
+    for i, o in enumerate(m.cands.options):
+        terms.setdefault((o.service, o.region), {})[m.n[i]] = -o.capacity_rps
+    for s, r in sorted(terms):
+        cols[(s, r)] = m.add_col(f"K[{m.cands.scenario.services[s].name},{r}]", 0, INF)
+        m.add_row("capacity", {cols[(s, r)]: 1.0, **terms[(s, r)]}, 0.0, 0.0)
+    return cols
+
+
 def _demand(m: Model, bounds) -> None:
-    """Every geo's demand is routed, within the latency SLO (routes only exist inside it)."""
+    """Every geo's demand is routed inside its latency SLO (routes exist only there), and
+    the rps routed into a region stay within the service's capacity K[s,r] there."""
     sc = m.cands.scenario
+    capacity = _capacity_columns(m)
     by_geo: dict[tuple[int, str], dict[int, float]] = {}
+    into: dict[tuple[int, str], dict[int, float]] = {}
     for j, route in enumerate(m.cands.routes):
         by_geo.setdefault((route.service, route.geo), {})[m.x[j]] = 1.0
+        into.setdefault((route.service, route.region), {})[m.x[j]] = 1.0
     for s, svc in enumerate(sc.services):
         for geo, rps in svc.demand_rps.items():
             m.add_row("demand", by_geo.get((s, geo), {}), rps, rps)
-
-
-def _capacity(m: Model, bounds) -> None:
-    """Routed rps into a region <= capacity of the service's nodes there."""
-    terms: dict[tuple[int, str], dict[int, float]] = {}
-    for j, route in enumerate(m.cands.routes):
-        terms.setdefault((route.service, route.region), {})[m.x[j]] = 1.0
-    for i, opt in enumerate(m.cands.options):
-        terms.setdefault((opt.service, opt.region), {})[m.n[i]] = -opt.capacity_rps
-    for key in sorted(terms):
-        m.add_row("capacity", terms[key], upper=0.0)
+    for key in sorted(into):
+        m.add_row("capacity", {**into[key], capacity[key]: -1.0}, upper=0.0)
 
 
 def _min_replicas(m: Model, bounds) -> None:
@@ -304,13 +311,6 @@ def _links(m: Model, bounds) -> None:
         by_region.setdefault(r, {m.open[r]: 1.0})[ycol] = -1.0
     for r in sorted(by_region):
         m.add_row("open", by_region[r], upper=0.0)
-    # Demand goes only where the service runs: x[s,g,r] <= D[s,g] y[s,r]. Implied by the
-    # capacity rows for integer y, but it lifts the LP bound (cluster fees and egress are
-    # paid in proportion to the demand a region takes, not to n/M).
-    sc = m.cands.scenario
-    for j, route in enumerate(m.cands.routes):
-        demand = sc.services[route.service].demand_rps[route.geo]
-        m.add_row("open", {m.x[j]: 1.0, m.y[(route.service, route.region)]: -demand}, upper=0.0)
 
 
 def _spread(m: Model, bounds) -> None:
@@ -356,7 +356,6 @@ def _max_clusters(m: Model, bounds) -> None:
 
 FAMILIES = (
     _demand,
-    _capacity,
     _min_replicas,
     _spot_share,
     _survivability,

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from . import replication as repl
-from .candidates import Candidates, enumerate_candidates, structural_bounds
+from .candidates import Candidates, enumerate_candidates, restrict, structural_bounds
 from .catalog import Catalog
 from .errors import InputError, Problem
 from .greedy import greedy_nodes
@@ -38,8 +38,9 @@ from .plan import (
     pool_replicas,
 )
 from .plan import Replication as ReplicationPlan
+from .routing import route
 from .scenario import Scenario
-from .solver import Result, Solver
+from .solver import OPTIMAL_GAP, Result, Solver
 
 
 class Infeasible(InputError):
@@ -99,7 +100,7 @@ def billed_and_latency(model: Model, values: np.ndarray) -> float:
     billed = sum(c.billed * values[j] for j, c in enumerate(model.columns) if c.billed)
     weight = sc.placement.latency_weight_usd_per_ms
     latency = weight * sum(
-        route.rtt_ms * values[model.x[j]] for j, route in enumerate(model.cands.routes)
+        r.rtt_ms * values[col] for r, col in zip(model.cands.routes, model.x, strict=False)
     )
     return float(billed + latency)
 
@@ -126,15 +127,19 @@ def optimise(
     """Run the MILP; raises `Infeasible` (without diagnosis) when no plan exists."""
     pl = scenario.placement
     cands = enumerate_candidates(scenario, catalog, relaxed, keep_set(scenario, incumbent))
+    full_bound = None
+    if len(cands.options) > SCREEN_ABOVE_OPTIONS:
+        cands, full_bound = _screen(cands, incumbent)
     inc, inc_usable = _incumbent(cands, incumbent)
     bounds = structural_bounds(cands, inc.nodes if inc else {})
     start_nodes = greedy_nodes(cands)
     eval_bounds = [max(b, (start_nodes or {}).get(i, 0)) for i, b in enumerate(bounds)]
     model = build(cands, eval_bounds, inc)
+    target_gap = pl.mip_gap if gap is None else gap
     solver = Solver(
         model,
-        gap=pl.mip_gap if gap is None else gap,
-        node_limit=pl.solver_node_limit,
+        gap=target_gap,
+        node_limit=pl.solver_node_limit if full_bound is None else SCREEN_NODE_LIMIT,
         time_limit=pl.solver_time_limit_seconds,
     )
 
@@ -162,6 +167,8 @@ def optimise(
             "infeasible",
         )
 
+    if full_bound is not None:
+        result = _against_full_bound(result, full_bound, target_gap)
     values = result.values
     kept = False
     savings = 0.0
@@ -170,15 +177,60 @@ def optimise(
         held = _evaluate(solver, inc.nodes)
         if held.values is not None:
             incumbent_cost = billed_and_latency(model, held.values)
-            best = billed_and_latency(model, values)
-            savings = 100.0 * (incumbent_cost - best) / incumbent_cost if incumbent_cost else 0.0
+            cost = billed_and_latency(model, values)
+            savings = 100.0 * (incumbent_cost - cost) / incumbent_cost if incumbent_cost else 0.0
             if savings < pl.stability.min_savings_percent:
                 kept, values = True, held.values
     nodes = {i: round(values[col]) for i, col in enumerate(model.n) if round(values[col]) > 0}
-    routes, primary = _route(solver, values)
+    routes = route(cands, nodes)
+    primary = _primary(model, values)
     return Outcome(
         cands, model, result, nodes, routes, primary, greedy_cost, incumbent_cost, kept, savings
     )
+
+
+# Above this many options the full MILP's root (HiGHS's cut loop, which does not check the
+# time limit) takes minutes; such scenarios are screened first (see `_screen`).
+SCREEN_ABOVE_OPTIONS = 2000
+SCREEN_NODE_LIMIT = 200
+
+
+def _screen(cands: Candidates, incumbent: dict | None) -> tuple[Candidates, float]:
+    """LP-guided restriction for very large scenarios.
+
+    Solves the LP relaxation of the full model (its optimum is a proven lower bound for every
+    plan) and keeps only the regions its solution uses, those of the greedy plan (so a start
+    exists) and those of the incumbent. The MILP then runs on that restriction with a node
+    limit; the plan's gap is reported against the full LP bound, never the restricted one.
+    """
+    full = build(cands, structural_bounds(cands, {}))
+    solver = Solver(
+        full, gap=1.0, node_limit=1, time_limit=cands.scenario.placement.solver_time_limit_seconds
+    )
+    solver.h.setOptionValue("solve_relaxation", True)
+    lp = solver.run()
+    if lp.values is None:
+        raise Infeasible(
+            [Problem("placement", "no plan meets every constraint (LP relaxation)")], "infeasible"
+        )
+    regions = {o.region for i, o in enumerate(cands.options) if lp.values[full.n[i]] > 1e-6}
+    regions |= {cands.options[i].region for i in greedy_nodes(cands) or {}}
+    regions |= {pool[0] for pool in pool_nodes(incumbent or {})}
+    return restrict(cands, regions), lp.objective
+
+
+def _against_full_bound(result: Result, bound: float, target_gap: float) -> Result:
+    """Re-state a restricted solve's result against the full model's proven bound."""
+    gap = max(0.0, (result.objective - bound) / abs(result.objective)) if result.objective else 0.0
+    if gap <= OPTIMAL_GAP:
+        status = "optimal"
+    elif gap <= target_gap:
+        status = "gap-limit"
+    elif result.status == "time-limit":
+        status = "time-limit"
+    else:
+        status = "work-limit"
+    return replace(result, status=status, bound=bound, gap=gap)
 
 
 def _lp_rounding(solver: Solver) -> dict[int, int] | None:
@@ -239,24 +291,11 @@ def _tighten(solver: Solver, bounds: list[int], start_nodes: dict[int, int], upp
         solver.set_upper(cols, uppers)
 
 
-def _route(solver: Solver, values: np.ndarray) -> tuple[np.ndarray, str | None]:
-    """Fix the plan's integers and route each geo to its nearest capacity (an LP)."""
-    model = solver.model
-    integer_cols = [j for j, c in enumerate(model.columns) if c.integer]
-    solver.fix(integer_cols, [float(round(values[j])) for j in integer_cols])
-    cost = np.zeros(model.num_cols)
-    for j, route in enumerate(model.cands.routes):
-        cost[model.x[j]] = route.rtt_ms
-    h = solver.h
-    h.changeColsCost(model.num_cols, np.arange(model.num_cols, dtype=np.int32), cost)
-    second = solver.run()
-    routed = second.values if second.values is not None else values
-    x = np.array([routed[model.x[j]] for j in range(len(model.cands.routes))])
-    primary = None
+def _primary(model: Model, values: np.ndarray) -> str | None:
     for r, col in model.prim.items():
         if round(values[col]) == 1:
-            primary = r
-    return x, primary
+            return r
+    return None
 
 
 # --- plan extraction --------------------------------------------------------------------
@@ -305,17 +344,15 @@ def to_plan(out: Outcome, seconds: float, incumbent_label: str | None) -> Plan:
     routing: dict[str, dict[str, float]] = {}
     assignments: dict[str, list[Assignment]] = {}
     latency_cost = 0.0
-    for j, route in enumerate(cands.routes):
+    for j, flow in enumerate(cands.routes):
         rps = float(out.routes[j])
         if rps <= 1e-7:
             continue
-        name = names[route.service]
+        name = names[flow.service]
         routing.setdefault(name, {})
-        routing[name][route.region] = routing[name].get(route.region, 0.0) + rps
-        assignments.setdefault(name, []).append(
-            Assignment(route.geo, route.region, rps, route.rtt_ms)
-        )
-        latency_cost += pl.latency_weight_usd_per_ms * rps * route.rtt_ms
+        routing[name][flow.region] = routing[name].get(flow.region, 0.0) + rps
+        assignments.setdefault(name, []).append(Assignment(flow.geo, flow.region, rps, flow.rtt_ms))
+        latency_cost += pl.latency_weight_usd_per_ms * rps * flow.rtt_ms
     for s, svc in enumerate(sc.services):
         weights = routing.get(names[s], {})
         routing[names[s]] = _normalise(weights, svc.total_demand)

@@ -23,7 +23,7 @@ OPTIMAL_GAP = 1e-4  # a plan is called "optimal" when its proven gap is at most 
 
 @dataclass
 class Result:
-    status: str  # optimal | gap-limit | node-limit | time-limit | infeasible
+    status: str  # optimal | gap-limit | node-limit | work-limit | time-limit | infeasible
     values: np.ndarray | None
     objective: float
     bound: float
