@@ -193,6 +193,7 @@ def optimise(
 # time limit) takes minutes; such scenarios are screened first (see `_screen`).
 SCREEN_ABOVE_OPTIONS = 2000
 SCREEN_NODE_LIMIT = 200
+DESCENT_STEPS = 200
 
 
 def _screen(cands: Candidates, incumbent: dict | None) -> tuple[Candidates, float]:
@@ -253,15 +254,18 @@ def _lp_rounding(solver: Solver) -> dict[int, int] | None:
 
 def _descend(solver: Solver, best):
     """Local search on a start: drop single nodes, dearest first, while it stays feasible
-    and gets cheaper. Each step is one completion solve with the nodes fixed."""
+    and gets cheaper. Each step is one completion solve with the nodes fixed; at most
+    DESCENT_STEPS of them, so the work is bounded and the same on every machine."""
     options = solver.model.cands.options
     objective, nodes, values = best
     improved = True
-    while improved:
+    steps = 0
+    while improved and steps < DESCENT_STEPS:
         improved = False
         for i in sorted(nodes, key=lambda i: (-options[i].price_hr, i)):
-            if nodes.get(i, 0) == 0:
+            if nodes.get(i, 0) == 0 or steps >= DESCENT_STEPS:
                 continue
+            steps += 1
             trial = dict(nodes)
             trial[i] -= 1
             if trial[i] == 0:
