@@ -131,7 +131,17 @@ def optimise(
     if len(cands.options) > SCREEN_ABOVE_OPTIONS:
         cands, full_bound = _screen(cands, incumbent)
     inc, inc_usable = _incumbent(cands, incumbent)
-    bounds = structural_bounds(cands, inc.nodes if inc else {})
+    # Against an incumbent, migration can make keeping nodes cheaper than removing them, so
+    # no option is bounded below its pool's deployed node count.
+    held = (
+        {
+            i: max(inc.nodes.get(i, 0), inc.pool_nodes.get(o.pool_key, 0))
+            for i, o in enumerate(cands.options)
+        }
+        if inc
+        else {}
+    )
+    bounds = structural_bounds(cands, held)
     start_nodes = greedy_nodes(cands)
     eval_bounds = [max(b, (start_nodes or {}).get(i, 0)) for i, b in enumerate(bounds)]
     model = build(cands, eval_bounds, inc)
