@@ -168,7 +168,8 @@ def optimise(
     start = None
     if best is not None:
         best = _descend(solver, best)
-        _tighten(solver, bounds, best[1], best[0])
+        floor = {i: max(best[1].get(i, 0), held.get(i, 0)) for i in set(best[1]) | set(held)}
+        _tighten(solver, bounds, floor, best[0])
         start = best[2]
     result = solver.run(start)
     if result.values is None:
@@ -287,15 +288,18 @@ def _descend(solver: Solver, best):
     return objective, nodes, values
 
 
-def _tighten(solver: Solver, bounds: list[int], start_nodes: dict[int, int], upper_cost: float):
-    """No optimal plan spends more on one option than a known plan costs in total."""
+def _tighten(solver: Solver, bounds: list[int], floor: dict[int, int], upper_cost: float):
+    """No optimal plan spends more on one option than a known plan costs in total.
+
+    `floor` holds node counts that must stay reachable: the start's, and the incumbent's,
+    which stability evaluates even when it is not optimal."""
     model = solver.model
     cols, uppers = [], []
     for i, opt in enumerate(model.cands.options):
         by_cost = (
             math.floor(upper_cost / monthly(opt.price_hr) + 1e-9) if opt.price_hr > 0 else bounds[i]
         )
-        new = max(min(bounds[i], by_cost), start_nodes.get(i, 0))
+        new = max(min(bounds[i], by_cost), floor.get(i, 0))
         if new < model.columns[model.n[i]].upper:
             cols.append(model.n[i])
             uppers.append(float(new))

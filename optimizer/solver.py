@@ -68,7 +68,8 @@ class Solver:
         cols = model.columns
         lp.num_col_ = len(cols)
         lp.num_row_ = model.num_rows
-        lp.col_cost_ = np.array([c.cost for c in cols], dtype=np.float64)
+        self._cost = np.array([c.cost for c in cols], dtype=np.float64)
+        lp.col_cost_ = self._cost
         lp.col_lower_ = np.array([c.lower for c in cols], dtype=np.float64)
         lp.col_upper_ = np.array([c.upper for c in cols], dtype=np.float64)
         lp.row_lower_ = np.array(model.row_lower, dtype=np.float64)
@@ -120,6 +121,10 @@ class Solver:
     def set_coeff(self, row: int, col: int, value: float) -> None:
         self.h.changeCoeff(row, col, value)
 
+    def _consistent(self, values: np.ndarray, objective: float) -> bool:
+        cost = self._cost @ values
+        return abs(cost - objective) <= 1e-6 * max(1.0, abs(objective))
+
     def run(self, start: np.ndarray | None = None) -> Result:
         h = self.h
         if start is not None:
@@ -149,6 +154,12 @@ class Solver:
             return Result(name, None, float("inf"), float("-inf"), float("inf"), seconds, nodes)
         values = np.array(h.getSolution().col_value)
         objective = info.objective_function_value
+        if start is not None and not self._consistent(values, objective):
+            # HiGHS 1.16 can report a better objective than the start while handing back the
+            # start's values (seen when presolve solves the model outright). Solve again
+            # without the start so the plan is the solution the objective describes.
+            h.clearSolver()
+            return self.run()
         if self._integer.any():
             bound = info.mip_dual_bound
             gap = max(0.0, info.mip_gap) if np.isfinite(info.mip_gap) else float("inf")
