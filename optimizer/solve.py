@@ -455,7 +455,9 @@ def survivability(out: Outcome) -> Survivability:
             if i in out.nodes
         }
     )
-    worst, worst_domain = 1.0, None
+    # The domain whose loss leaves the least capacity relative to demand is reported even
+    # when the plan survives it (then the fraction is 1.0): it is where headroom is thinnest.
+    worst_ratio, worst_domain = float("inf"), None
     for s, svc in enumerate(sc.services):
         for d in domains:
             left = sum(
@@ -464,9 +466,10 @@ def survivability(out: Outcome) -> Survivability:
                 for o in [cands.options[i]]
                 if o.service == s and (o.region if level == "region" else o.offering.cloud) != d
             )
-            frac = min(1.0, left / svc.total_demand)
-            if frac < worst - 1e-12:
-                worst, worst_domain = frac, d
+            ratio = left / svc.total_demand
+            if ratio < worst_ratio - 1e-12:
+                worst_ratio, worst_domain = ratio, d
+    worst = min(1.0, worst_ratio)
     return Survivability(sc.placement.survive, worst, worst_domain)
 
 

@@ -217,6 +217,19 @@ def test_reported_worst_case_matches_the_independent_check(solved, name):
     worst, _ = worst_fraction(plan, scenario)
     assert worst == pytest.approx(1.0)
     assert report["worstCaseServedFraction"] == pytest.approx(worst, abs=1e-6)
+    # Even when every loss is survived, the domain with the thinnest headroom is named
+    # (design 7 shows a domain beside 1.0): the least capacity left relative to demand.
+    left = servable_after_loss(plan, scenario)
+    ratios = {
+        (svc.name, domain): rps / svc.total_demand
+        for svc in scenario.services
+        for domain, rps in left[svc.name].items()
+    }
+    thinnest = min(ratios.values())
+    assert any(
+        domain == report["worstCaseDomain"] and ratio == pytest.approx(thinnest, rel=1e-9)
+        for (_, domain), ratio in ratios.items()
+    ), (report["worstCaseDomain"], ratios)
 
 
 def test_spot_counts_at_the_survival_factor(solved):
