@@ -246,16 +246,21 @@ def price_of_guarantees(sc: Scenario, catalog: Catalog, plan: Plan) -> list[Guar
 
 
 def rejected_alternatives(sc: Scenario, catalog: Catalog, plan: Plan) -> dict[str, str]:
-    """Per service: the cheapest offering per rps it does not use, and why."""
+    """Per service: the cheapest offering per rps (on-demand) it does not use, and why."""
     cands = enumerate_candidates(sc, catalog)
-    used = {
-        (f"{c.cloud}/{c.region}", p.instance_type)
-        for c in plan.clusters
-        for p in c.node_pools
-        if sc.services
-    }
+    gpus_used: dict[str, int] = {}
+    for c in plan.clusters:
+        for p in c.node_pools:
+            key = f"{c.key}/{p.accelerator}"
+            gpus_used[key] = gpus_used.get(key, 0) + p.nodes * p.accelerator_count
     out = {}
     for s, svc in enumerate(sc.services):
+        pools = [(c, p) for c in plan.clusters for p in c.node_pools if svc.name in p.replicas]
+        used = {(c.key, p.instance_type) for c, p in pools}
+        own = [
+            p.hourly_usd * p.nodes / (p.replicas[svc.name] * svc.throughput_rps[p.accelerator])
+            for _, p in pools
+        ]
         best = None
         for o in catalog.offerings:
             if o.accelerator not in svc.throughput_rps or (o.region_key, o.instance_type) in used:
@@ -268,27 +273,33 @@ def rejected_alternatives(sc: Scenario, catalog: Catalog, plan: Plan) -> dict[st
                 best = ((per_rps, o.region_key, o.instance_type), o)
         if best is None:
             continue
-        o = best[1]
-        ident = f"{o.region_key}/{o.instance_type}"
+        per_rps, o = best[0][0], best[1]
+        quota_key = f"{o.cloud}/{o.region}/{o.accelerator}"
+        quota = sc.placement.quotas_gpu.get(quota_key)
         if o.cloud not in sc.clouds:
-            reason = "cloud not in the stack's clouds"
+            reason = "cloud: not in the stack's clouds"
         elif not (
             region_allowed(o.region_key, sc.placement.allowed_regions)
             and region_allowed(o.region_key, svc.allowed_regions)
         ):
             reason = "residency: region not in allowedRegions"
-        elif sc.placement.quotas_gpu.get(
-            f"{o.cloud}/{o.region}/{o.accelerator}"
-        ) is not None and not any(opt.offering == o and opt.service == s for opt in cands.options):
-            reason = f"quota: {o.cloud}/{o.region}/{o.accelerator} is 0"
+        elif quota is not None and gpus_used.get(quota_key, 0) + o.accelerator_count > quota:
+            reason = (
+                f"quota: {quota_key} has {quota - gpus_used.get(quota_key, 0)} of {quota} GPUs left"
+            )
         elif not any(r.service == s and r.region == o.region_key for r in cands.routes):
-            reason = f"latency: no demand geo within {svc.latency_slo_ms:g} ms of {o.region_key}"
-        elif f"{o.cloud}/{o.region}/{o.accelerator}" in sc.placement.quotas_gpu:
-            reason = "quota or price: its GPU quota is shared and the plan is cheaper as chosen"
+            reason = (
+                f"latency: no demand geo within {svc.latency_slo_ms:g} ms "
+                "(usable only as failover capacity)"
+            )
+        elif own and per_rps >= min(own):
+            reason = f"price: the plan's cheapest pool for it costs {min(own) * 730:,.2f}"
         else:
             reason = (
-                "price: cheaper per rps, but not in whole nodes once survivability, "
-                "spread and cluster fees are counted"
+                "whole nodes: cheaper per rps, but dearer in whole nodes once "
+                "survivability, spread and cluster fees are counted"
             )
-        out[svc.name] = f"{ident} at {best[0][0] * 730:,.2f} USD per rps-month ({reason})"
+        out[svc.name] = (
+            f"{o.region_key}/{o.instance_type} at {per_rps * 730:,.2f} USD per rps-month ({reason})"
+        )
     return out

@@ -1,0 +1,71 @@
+"""explain: rejected alternatives and the price of each guarantee, on small scenarios."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from optimizer import catalog as catalog_mod
+from optimizer.explain import price_of_guarantees, rejected_alternatives
+from optimizer.scenario import parse
+from optimizer.solve import solve
+
+BASE = {
+    "clouds": ["aws", "azure", "gcp"],
+    "services": [
+        {
+            "name": "embed",
+            "image": "x:1",
+            "replicaGpuMemoryGb": 16,
+            "throughputRps": {"L4": 60},
+            "demandRps": {"us-east": 300},
+            "latencySloMs": 40,
+        }
+    ],
+    "placement": {"survive": "region"},
+}
+
+
+@pytest.fixture(scope="module")
+def cat():
+    return catalog_mod.load()
+
+
+def test_price_of_survivability_is_the_cost_difference(cat):
+    scenario = parse(BASE, cat)
+    plan = solve(scenario, cat)
+    prices = {g.family: g.monthly_usd_saved for g in price_of_guarantees(scenario, cat, plan)}
+    relaxed = copy.deepcopy(BASE)
+    relaxed["placement"]["survive"] = "none"
+    without = solve(parse(relaxed, cat), cat)
+    expected = plan.cost.billed - without.cost.billed
+    assert expected > 0  # surviving a region costs something here
+    assert prices["survivability"] == pytest.approx(expected, abs=0.02)
+    assert "spread" not in prices  # minClouds 1: nothing to price
+
+
+def test_rejected_alternative_names_residency(cat):
+    raw = copy.deepcopy(BASE)
+    raw["placement"] = {"survive": "none", "allowedRegions": ["aws/*"]}
+    scenario = parse(raw, cat)
+    plan = solve(scenario, cat)
+    assert all(c.cloud == "aws" for c in plan.clusters)
+    text = rejected_alternatives(scenario, cat, plan)["embed"]
+    # GCP's L4 is cheaper per rps than AWS's: it is the alternative, excluded by residency
+    assert text.startswith("gcp/") and "residency" in text
+
+
+def test_rejected_alternative_names_a_full_quota(cat):
+    raw = copy.deepcopy(BASE)
+    raw["placement"] = {"survive": "none"}
+    free = solve(parse(raw, cat), cat)
+    (cluster,) = free.clusters
+    (pool,) = cluster.node_pools
+    raw["placement"]["quotasGpu"] = {f"{cluster.key}/{pool.accelerator}": 0}
+    scenario = parse(raw, cat)
+    plan = solve(scenario, cat)
+    assert cluster.key not in {c.key for c in plan.clusters}
+    text = rejected_alternatives(scenario, cat, plan)["embed"]
+    assert text.startswith(f"{cluster.key}/{pool.instance_type} ")
+    assert "quota" in text and "0 of 0 GPUs" in text
