@@ -1,13 +1,17 @@
-"""Solve a scenario: candidates -> greedy start -> MILP -> stability -> routing -> plan.
+"""Solve a scenario: candidates -> start -> MILP -> stability -> routing -> plan.
 
-Engineering for speed, all of it exactness-preserving:
-- dominance pruning of options (`candidates`), sparse survivability rows (`model`);
-- node bounds: `structural_bounds`, then tightened by the cost of the greedy plan (no
-  option can hold more nodes than that plan's cost buys), which also tightens every n <= M y
-  big-M row;
-- the greedy plan, completed by the model with its nodes fixed, is HiGHS's MIP start.
-Termination: proven relative gap `placement.mipGap` or node limit `solverNodeLimit`,
-single thread, fixed seed; the time limit is a safety net and reported as such.
+Stages (each testable alone): `candidates` enumerates and prunes options; very large
+scenarios are screened to the regions the LP relaxation uses (`_screen`); a start is the
+better of the greedy plan and the rounded-up LP relaxation, improved by dropping nodes while
+it stays feasible (`_descend`); `model` builds the MILP, `solver` runs HiGHS; with an
+incumbent, stability decides between it and the optimum (design 6.5); `routing` routes demand
+to the chosen capacity, nearest first; `to_plan` writes the plan.
+
+All the speed-ups keep the optimum exact: dominance pruning, structural node bounds, and
+bounds from the start's cost (no option can hold more nodes than a known plan's whole cost
+buys), which also tighten every n <= M y row. Termination: proven relative gap
+`placement.mipGap` or node limit `solverNodeLimit`, single thread, fixed seed; the time limit
+is a safety net and reported as such.
 """
 
 from __future__ import annotations
