@@ -15,6 +15,7 @@ import math
 from pathlib import Path
 
 import pytest
+from independent import gpus_per_replica
 
 from optimizer import catalog as catalog_mod
 from optimizer.scenario import parse
@@ -39,16 +40,6 @@ GEOS = {
     "japan": (35.68, 139.69),
     "korea": (37.57, 126.98),
     "australia": (-33.87, 151.21),
-}
-GPU_MEMORY_GB = {
-    "T4": 16,
-    "L4": 24,
-    "A10G": 24,
-    "L40S": 48,
-    "A100-40GB": 40,
-    "A100-80GB": 80,
-    "H100": 80,
-    "H200": 141,
 }
 MECHANISM = {  # design 10: (source cloud, target cloud) -> plan id
     ("aws", "aws"): "s3-replication",
@@ -108,13 +99,6 @@ def egress_rate(source: str, target: str) -> float:
     same = src["continent"] == dst["continent"]
     kind = "inter_region_same_continent" if same else "inter_region_intercontinental"
     return EGRESS[(src["cloud"], kind)]
-
-
-def gpus_per_replica(svc: dict, accelerator: str) -> int:
-    count = 1
-    while count * GPU_MEMORY_GB[accelerator] < svc["replicaGpuMemoryGb"]:
-        count *= 2
-    return count
 
 
 # --- scenarios and solving ---------------------------------------------------------------
@@ -262,7 +246,7 @@ def check_plan(plan: dict, raw: dict) -> None:
         per_node = 0
         for name, count in p["replicas"].items():
             svc = next(s for s in raw["services"] if s["name"] == name)
-            per_node += count * gpus_per_replica(svc, p["accelerator"])
+            per_node += count * gpus_per_replica(svc["replicaGpuMemoryGb"], p["accelerator"])
         assert per_node <= p["nodes"] * p["acceleratorCount"], (region, p)
     m = plan["cost"]["monthlyUsd"]
     assert m["compute"] == pytest.approx(compute, abs=0.01)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from independent import cloud_with_spot
 from jsonschema import Draft202012Validator
 
 from optimizer import catalog as catalog_mod
@@ -29,23 +30,6 @@ def small_latency_weighted() -> dict:
     raw["services"][0]["demandRps"] = {"us-east": 300, "us-central": 120, "canada": 60}
     raw["placement"].update({"latencyWeightUsdPerMs": 0.5, "survive": "region"})
     return raw
-
-
-def spot_cloud() -> dict:
-    return {
-        "services": [
-            {
-                "name": "chat",
-                "image": "example/chat:1",
-                "replicaGpuMemoryGb": 16,
-                "throughputRps": {"L4": 60, "T4": 25, "A10G": 55},
-                "demandRps": {"us-east": 200, "us-central": 100},
-                "latencySloMs": 60,
-                "minReplicas": 2,
-            }
-        ],
-        "placement": {"survive": "cloud", "maxSpotFraction": 1.0, "spotSurvivalFactor": 0.5},
-    }
 
 
 def medium() -> dict:
@@ -89,7 +73,7 @@ def medium() -> dict:
 SCENARIOS = {
     "small": small,
     "small-latency-weighted": small_latency_weighted,
-    "spot-cloud": spot_cloud,
+    "spot-cloud": cloud_with_spot,
     "medium": medium,
 }
 

@@ -14,30 +14,13 @@ from pathlib import Path
 
 import pytest
 import yaml
+from independent import cloud_with_spot, gpus_per_replica
 
 from optimizer import catalog as catalog_mod
 from optimizer.scenario import Scenario, parse
 from optimizer.solve import solve
 
 BENCH = Path(__file__).resolve().parent.parent / "bench" / "scenarios"
-# design 3: GPU memory per accelerator, an independent copy
-GPU_MEMORY_GB = {
-    "T4": 16,
-    "L4": 24,
-    "A10G": 24,
-    "L40S": 48,
-    "A100-40GB": 40,
-    "A100-80GB": 80,
-    "H100": 80,
-    "H200": 141,
-}
-
-
-def gpus_per_replica(memory_gb: float, accelerator: str) -> int:
-    g = 1
-    while g * GPU_MEMORY_GB[accelerator] < memory_gb:
-        g *= 2
-    return g
 
 
 def domain_of(cluster: dict, level: str) -> str:
@@ -153,23 +136,6 @@ def two_services_region() -> dict:
             "primary": "auto",
             "datasets": [{"name": "evals", "sizeGb": 100, "dailyChangeGb": 5}],
         },
-    }
-
-
-def cloud_with_spot() -> dict:
-    return {
-        "services": [
-            {
-                "name": "chat",
-                "image": "example/chat:1",
-                "replicaGpuMemoryGb": 16,
-                "throughputRps": {"L4": 60, "T4": 25, "A10G": 55},
-                "demandRps": {"us-east": 200, "us-central": 100},
-                "latencySloMs": 60,
-                "minReplicas": 2,
-            }
-        ],
-        "placement": {"survive": "cloud", "maxSpotFraction": 1.0, "spotSurvivalFactor": 0.5},
     }
 
 
