@@ -74,7 +74,7 @@ class Placement:
     mip_gap: float = 1e-4  # relative gap at which the solver stops (proven)
     # Deterministic work limit: reached (status node-limit) well before the time limit on
     # this project's benchmark machine, so the same input gives the same plan anywhere.
-    solver_node_limit: int = 5_000
+    solver_node_limit: int = 1_000
     solver_time_limit_seconds: float = 60.0  # safety net only
 
 

@@ -206,7 +206,7 @@ def optimise(
 
 # Above this many options the full MILP's root (HiGHS's cut loop, which does not check the
 # time limit) takes minutes; such scenarios are screened first (see `_screen`).
-SCREEN_ABOVE_OPTIONS = 2000
+SCREEN_ABOVE_OPTIONS = 1000
 SCREEN_NODE_LIMIT = 200
 DESCENT_STEPS = 200
 
