@@ -4,16 +4,20 @@ Every row carries the name of its family, so `explain` can relax a family by nam
 tests can look at one family at a time. The matrix is assembled row-wise in plain arrays and
 handed to HiGHS in one call; this module knows nothing about HiGHS itself (see `solver`).
 
-Formulation notes (why it is shaped this way, see also docs in `solve`):
-- Survivability uses one total-capacity variable per service, `T[s] = sum cap*w*n`, so each
+Formulation notes (why it is shaped this way; measured effects are in the commit log):
+- Per-(service, region) capacity columns `K[s,r]` carry the routing rows, so each region's
+  row has one entry per route into it plus one.
+- Survivability uses one total-capacity column per service, `T[s] = sum cap*w*n`, so each
   failure-domain row is `T[s] - (capacity inside the domain) >= demand`: its entries are the
-  domain's own options plus one, not every option of the service. The matrix stays sparse.
-- `y[s,r]` (service s has replicas in region r) links nodes to clusters with the tightest
-  valid big-M per option (`candidates.structural_bounds`, tightened further by the cost of a
-  known plan), and carries the per-service replication volume.
+  domain's own options plus one, not every option of the service. Tangent cuts of
+  `T >= D K/(K-1)` (K = domains in use) make the LP relaxation pay for spreading thin.
+- `y[s,r]` (service s runs in region r) links nodes to clusters: `n <= M y` with the
+  tightest valid M per option (`candidates.structural_bounds`, tightened later by the cost of
+  a known plan) and `y <= nodes in r`, so a region in use holds at least one whole node even
+  in the LP relaxation.
 - With `primary: auto` the primary region is chosen by the model. Egress rates depend only on
-  the source's (cloud, continent) group and the target, so the product primary x served is
-  linearised per group, not per region pair: O(groups x regions) variables, not O(regions^2).
+  the source's and the target's (cloud, continent) groups, so primary x volume is linearised
+  per group pair: O(groups^2) columns, not O(regions^2).
 """
 
 from __future__ import annotations
