@@ -72,9 +72,9 @@ class Placement:
     stability: Stability = Stability()
     max_nodes_factor: float = 1.5  # autoscaling ceiling = ceil(nodes * factor)
     mip_gap: float = 1e-4  # relative gap at which the solver stops (proven)
-    # Deterministic work limit: reached (status node-limit) well before the time limit on
-    # this project's benchmark machine, so the same input gives the same plan anywhere.
-    solver_node_limit: int = 1_000
+    # Deterministic work limit in branch-and-bound nodes; None = sized to the model
+    # (`solver.auto_node_limit`), so it binds before the time limit's safety net.
+    solver_node_limit: int | None = None
     solver_time_limit_seconds: float = 60.0  # safety net only
 
 
@@ -493,13 +493,18 @@ def _parse_placement(raw, key, errors, catalog: Catalog, clouds) -> Placement | 
         hi=0.5,
         allowed="a relative gap 0..0.5",
     )
-    nodes = _num(
-        raw.get("solverNodeLimit", d.solver_node_limit),
-        f"{key}.solverNodeLimit",
-        errors,
-        lo=1,
-        integer=True,
-        allowed="an integer >= 1",
+    nodes = raw.get("solverNodeLimit", "auto")
+    nodes = (
+        None
+        if nodes == "auto"
+        else _num(
+            nodes,
+            f"{key}.solverNodeLimit",
+            errors,
+            lo=1,
+            integer=True,
+            allowed='"auto" or an integer >= 1',
+        )
     )
     tlim = _num(
         raw.get("solverTimeLimitSeconds", d.solver_time_limit_seconds),

@@ -44,7 +44,7 @@ from .plan import (
 from .plan import Replication as ReplicationPlan
 from .routing import route
 from .scenario import Scenario
-from .solver import OPTIMAL_GAP, Result, Solver
+from .solver import OPTIMAL_GAP, Result, Solver, auto_node_limit
 
 
 class Infeasible(InputError):
@@ -153,7 +153,11 @@ def optimise(
     solver = Solver(
         model,
         gap=target_gap,
-        node_limit=pl.solver_node_limit if full_bound is None else SCREEN_NODE_LIMIT,
+        node_limit=(
+            SCREEN_NODE_LIMIT
+            if full_bound is not None
+            else pl.solver_node_limit or auto_node_limit(sum(c.integer for c in model.columns))
+        ),
         time_limit=pl.solver_time_limit_seconds,
     )
 
