@@ -120,6 +120,13 @@ def _evaluate(solver: Solver, nodes: dict[int, int]) -> Result:
         solver.release(cols)
 
 
+# Above this many options the full MILP's root (HiGHS's cut loop, which does not check the
+# time limit) takes minutes; such scenarios are screened first (see `_screen`).
+SCREEN_ABOVE_OPTIONS = 1000
+SCREEN_NODE_LIMIT = 200
+DESCENT_STEPS = 200
+
+
 def optimise(
     scenario: Scenario,
     catalog: Catalog,
@@ -193,26 +200,19 @@ def optimise(
     savings = 0.0
     incumbent_cost = None
     if inc is not None and inc_usable:
-        held = _evaluate(solver, inc.nodes)
-        if held.values is not None:
-            incumbent_cost = billed_and_latency(model, held.values)
+        as_deployed = _evaluate(solver, inc.nodes)
+        if as_deployed.values is not None:
+            incumbent_cost = billed_and_latency(model, as_deployed.values)
             cost = billed_and_latency(model, values)
             savings = 100.0 * (incumbent_cost - cost) / incumbent_cost if incumbent_cost else 0.0
             if savings < pl.stability.min_savings_percent:
-                kept, values = True, held.values
+                kept, values = True, as_deployed.values
     nodes = {i: round(values[col]) for i, col in enumerate(model.n) if round(values[col]) > 0}
     routes = route(cands, nodes)
     primary = _primary(model, values)
     return Outcome(
         cands, model, result, nodes, routes, primary, greedy_cost, incumbent_cost, kept, savings
     )
-
-
-# Above this many options the full MILP's root (HiGHS's cut loop, which does not check the
-# time limit) takes minutes; such scenarios are screened first (see `_screen`).
-SCREEN_ABOVE_OPTIONS = 1000
-SCREEN_NODE_LIMIT = 200
-DESCENT_STEPS = 200
 
 
 def _screen(cands: Candidates, incumbent: dict | None) -> tuple[Candidates, float]:
