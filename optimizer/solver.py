@@ -101,34 +101,28 @@ class Solver:
         self.h = h
         self._integer = np.array([c.integer for c in cols])
 
-    def set_upper(self, cols: list[int], upper: list[float]) -> None:
-        lower = [self.model.columns[c].lower for c in cols]
+    def _bounds(self, cols: list[int], lower: list[float], upper: list[float]) -> None:
         self.h.changeColsBounds(
             len(cols),
             np.array(cols, dtype=np.int32),
             np.array(lower, dtype=np.float64),
             np.array(upper, dtype=np.float64),
         )
+
+    def set_upper(self, cols: list[int], upper: list[float]) -> None:
+        """Change the model's own upper bounds (kept across fix/release)."""
         for c, u in zip(cols, upper, strict=True):
             self.model.columns[c].upper = u
+        self.release(cols)
 
     def fix(self, cols: list[int], values: list[float]) -> None:
-        self.h.changeColsBounds(
-            len(cols),
-            np.array(cols, dtype=np.int32),
-            np.array(values, dtype=np.float64),
-            np.array(values, dtype=np.float64),
-        )
+        """Fix columns to values until `release`."""
+        self._bounds(cols, values, values)
 
     def release(self, cols: list[int]) -> None:
-        lower = [self.model.columns[c].lower for c in cols]
-        upper = [self.model.columns[c].upper for c in cols]
-        self.h.changeColsBounds(
-            len(cols),
-            np.array(cols, dtype=np.int32),
-            np.array(lower, dtype=np.float64),
-            np.array(upper, dtype=np.float64),
-        )
+        """Back to the model's own bounds."""
+        columns = self.model.columns
+        self._bounds(cols, [columns[c].lower for c in cols], [columns[c].upper for c in cols])
 
     def set_coeff(self, row: int, col: int, value: float) -> None:
         self.h.changeCoeff(row, col, value)
