@@ -116,15 +116,20 @@ class Catalog:
         """Transfer price per GB from region key `source` to region key `target`."""
         if source == target:
             return 0.0
-        src, dst = self.regions[source], self.regions[target]
-        if src.cloud != dst.cloud:
-            return self.egress[(src.cloud, "internet")]
+        src = self.regions[source]
+        return self.egress_from(src.cloud, src.continent, target)
+
+    def egress_from(self, cloud: str, continent: str, target: str) -> float:
+        """USD/GB from any region of `cloud` on `continent` to another region `target`."""
+        dst = self.regions[target]
+        if dst.cloud != cloud:
+            return self.egress[(cloud, "internet")]
         kind = (
             "inter_region_same_continent"
-            if src.continent == dst.continent
+            if dst.continent == continent
             else "inter_region_intercontinental"
         )
-        return self.egress[(src.cloud, kind)]
+        return self.egress[(cloud, kind)]
 
 
 def _read_csv(path: Path, columns: list[str], errors: Collector) -> list[tuple[int, dict]]:

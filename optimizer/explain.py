@@ -10,10 +10,11 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 
-from .candidates import enumerate_candidates
+from .candidates import enumerate_candidates, quota_key
 from .catalog import Catalog
 from .errors import Problem
 from .geo import rtt_ms
+from .model import monthly
 from .plan import Plan
 from .scenario import Scenario, region_allowed
 
@@ -274,8 +275,8 @@ def rejected_alternatives(sc: Scenario, catalog: Catalog, plan: Plan) -> dict[st
         if best is None:
             continue
         per_rps, o = best[0][0], best[1]
-        quota_key = f"{o.cloud}/{o.region}/{o.accelerator}"
-        quota = sc.placement.quotas_gpu.get(quota_key)
+        key = quota_key(o)
+        quota = sc.placement.quotas_gpu.get(key)
         if o.cloud not in sc.clouds:
             reason = "cloud: not in the stack's clouds"
         elif not (
@@ -293,13 +294,13 @@ def rejected_alternatives(sc: Scenario, catalog: Catalog, plan: Plan) -> dict[st
                 "(usable only as failover capacity)"
             )
         elif own and per_rps >= min(own):
-            reason = f"price: the plan's cheapest pool for it costs {min(own) * 730:,.2f}"
+            reason = f"price: the plan's cheapest pool for it costs {monthly(min(own)):,.2f}"
         else:
             reason = (
                 "whole nodes: cheaper per rps, but dearer in whole nodes once "
                 "survivability, spread and cluster fees are counted"
             )
         out[svc.name] = (
-            f"{o.region_key}/{o.instance_type} at {per_rps * 730:,.2f} USD per rps-month ({reason})"
+            f"{o.region_key}/{o.instance_type} at {monthly(per_rps):,.2f} USD per rps-month ({reason})"
         )
     return out

@@ -110,6 +110,13 @@ def monthly(price_hr: float) -> float:
     return price_hr * HOURS_PER_MONTH
 
 
+def cluster_fee(cands: Candidates, region: str) -> float:
+    """Monthly cost of one cluster in `region`: the cloud's fees plus the stack's overhead."""
+    cloud = region.split("/")[0]
+    overhead = cands.scenario.placement.cluster_overhead_usd_per_month
+    return cands.catalog.clusters[cloud].monthly_usd + overhead
+
+
 def replication_volume(cands: Candidates) -> tuple[list[float], float]:
     """Monthly replicated GB: per service (its model, to each serving region), and datasets."""
     sc = cands.scenario
@@ -148,11 +155,7 @@ def build(
             )
         )
     for r in cands.regions:
-        cloud = r.split("/")[0]
-        fee = (
-            cands.catalog.clusters[cloud].monthly_usd + sc.placement.cluster_overhead_usd_per_month
-        )
-        m.open[r] = m.add_col(f"open[{r}]", 0, 1, fee, integer=True, billed=True)
+        m.open[r] = m.add_col(f"open[{r}]", 0, 1, cluster_fee(cands, r), integer=True, billed=True)
     for opt in cands.options:
         key = (opt.service, opt.region)
         if key not in m.y:
@@ -380,17 +383,7 @@ def egress_group(cands: Candidates, region: str) -> tuple[str, str]:
 
 def group_rate(cands: Candidates, group: tuple[str, str], target: str) -> float:
     """USD/GB from any region of `group` to another region `target`."""
-    cat = cands.catalog
-    cloud, continent = group
-    dst = cat.regions[target]
-    if dst.cloud != cloud:
-        return cat.egress[(cloud, "internet")]
-    kind = (
-        "inter_region_same_continent"
-        if dst.continent == continent
-        else ("inter_region_intercontinental")
-    )
-    return cat.egress[(cloud, kind)]
+    return cands.catalog.egress_from(*group, target)
 
 
 def _egress(m: Model) -> None:

@@ -27,7 +27,15 @@ from .candidates import Candidates, enumerate_candidates, restrict, structural_b
 from .catalog import Catalog
 from .errors import InputError, Problem
 from .greedy import greedy_nodes
-from .model import Incumbent, Model, build, monthly, survival_weight
+from .model import (
+    Incumbent,
+    Model,
+    build,
+    cluster_fee,
+    monthly,
+    replication_volume,
+    survival_weight,
+)
 from .plan import (
     Assignment,
     Cluster,
@@ -390,12 +398,12 @@ def to_plan(out: Outcome, seconds: float, incumbent_label: str | None) -> Plan:
     primary = sc.replication.primary
     if primary == "auto":
         primary = out.primary or max(open_regions, key=lambda r: (compute_by_region[r], r))
-    datasets_gb = sum(d.daily_change_gb * 30.0 for d in sc.replication.datasets)
+    model_gb, datasets_gb = replication_volume(cands)
     targets = []
     for region in open_regions:
         if region == primary:
             continue
-        gb = datasets_gb + sum(sc.services[s].model_size_gb for s in served[region])
+        gb = datasets_gb + sum(model_gb[s] for s in served[region])
         usd = gb * cat.egress_usd_per_gb(primary, region)
         targets.append(
             ReplicationTarget(
@@ -411,7 +419,7 @@ def to_plan(out: Outcome, seconds: float, incumbent_label: str | None) -> Plan:
     by_region = dict(compute_by_region)
     clusters_cost = 0.0
     for region in open_regions:
-        fee = cat.clusters[region.split("/")[0]].monthly_usd + pl.cluster_overhead_usd_per_month
+        fee = cluster_fee(cands, region)
         clusters_cost += fee
         by_region[region] += fee
     for t in targets:
