@@ -53,6 +53,10 @@ class Option:
     def region(self) -> str:
         return self.offering.region_key
 
+    def domain(self, level: str) -> str:
+        """The failure domain this option's nodes belong to: its region, or its cloud."""
+        return self.offering.cloud if level == "cloud" else self.region
+
     @property
     def pool_key(self) -> tuple[str, str, str]:
         return (self.region, self.offering.instance_type, self.pricing)

@@ -96,23 +96,20 @@ def greedy_nodes(cands: Candidates) -> dict[int, int] | None:
 
         # 3. survivability: add capacity outside the worst failure domain
         if pl.survive != "none" and "survivability" not in cands.relaxed:
-
-            def domain(i: int) -> str:
-                o = cands.options[i]
-                return o.region if pl.survive == "region" else o.offering.cloud
-
             for _ in range(10_000):
                 cap: dict[str, float] = {}
                 for i in mine_used():
                     o = cands.options[i]
-                    cap[domain(i)] = cap.get(domain(i), 0.0) + nodes[
-                        i
-                    ] * o.capacity_rps * survival_weight(o.pricing, sigma)
+                    d = o.domain(pl.survive)
+                    weight = survival_weight(o.pricing, sigma)
+                    cap[d] = cap.get(d, 0.0) + nodes[i] * o.capacity_rps * weight
                 total = sum(cap.values())
                 worst = max(sorted(cap), key=lambda d: cap[d], default=None)
                 if worst is not None and total - cap[worst] >= svc.total_demand - 1e-9:
                     break
-                pool = [i for i in mine if domain(i) != worst and room(i, 1)]
+                pool = [
+                    i for i in mine if cands.options[i].domain(pl.survive) != worst and room(i, 1)
+                ]
                 if not pool:
                     return None
                 add(min(pool, key=lambda i: (per_rps(i), i)), 1)

@@ -249,7 +249,7 @@ def _survivability(m: Model, bounds) -> None:
         m.add_row("survivability", terms, 0.0, 0.0)
         domains: dict[str, dict[int, float]] = {}
         for i, o in opts:
-            domain = o.region if survive == "region" else o.offering.cloud
+            domain = o.domain(survive)
             domains.setdefault(domain, {total: 1.0})[m.n[i]] = -o.capacity_rps * survival_weight(
                 o.pricing, sigma
             )

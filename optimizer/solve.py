@@ -464,13 +464,7 @@ def survivability(out: Outcome) -> Survivability:
     sc = cands.scenario
     level = "cloud" if sc.placement.survive == "cloud" else "region"
     sigma = sc.placement.spot_survival_factor
-    domains = sorted(
-        {
-            o.region if level == "region" else o.offering.cloud
-            for i, o in enumerate(cands.options)
-            if i in out.nodes
-        }
-    )
+    domains = sorted({cands.options[i].domain(level) for i in out.nodes})
     # The domain whose loss leaves the least capacity relative to demand is reported even
     # when the plan survives it (then the fraction is 1.0): it is where headroom is thinnest.
     worst_ratio, worst_domain = float("inf"), None
@@ -480,7 +474,7 @@ def survivability(out: Outcome) -> Survivability:
                 count * o.capacity_rps * survival_weight(o.pricing, sigma)
                 for i, count in out.nodes.items()
                 for o in [cands.options[i]]
-                if o.service == s and (o.region if level == "region" else o.offering.cloud) != d
+                if o.service == s and o.domain(level) != d
             )
             ratio = left / svc.total_demand
             if ratio < worst_ratio - 1e-12:
