@@ -20,6 +20,7 @@ from pathlib import Path
 import yaml
 
 from optimizer import catalog as catalog_mod
+from optimizer.cli import table
 from optimizer.scenario import parse
 from optimizer.solve import Infeasible, optimise, to_plan
 
@@ -68,19 +69,6 @@ def _single_cloud(raw: dict, cloud: str) -> dict:
     return r
 
 
-def _table(headers, rows) -> str:
-    widths = [max(len(h), *(len(str(row[i])) for row in rows)) for i, h in enumerate(headers)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))]
-    lines.append("  ".join("-" * w for w in widths))
-    for row in rows:
-        cells = [
-            str(c).ljust(w) if i == 0 else str(c).rjust(w)
-            for i, (c, w) in enumerate(zip(row, widths, strict=True))
-        ]
-        lines.append("  ".join(cells).rstrip())
-    return "\n".join(lines)
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         prog="python -m bench.optimizer", description=__doc__.splitlines()[0]
@@ -126,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name}: done ({statistics.median(times):.2f} s median)", flush=True)
     print()
     print(
-        _table(
+        table(
             [
                 "scenario",
                 "options",
@@ -140,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
                 "monthly USD",
             ],
             rows,
+            right=set(range(1, 10)),
         )
     )
 
@@ -174,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         print()
         print("reference: optimum against baselines (monthly USD, ratio to the optimum)")
-        print(_table(["plan", "monthly USD", "ratio", "note"], base_rows))
+        print(table(["plan", "monthly USD", "ratio", "note"], base_rows, right={1, 2}))
     return 0
 
 

@@ -101,7 +101,9 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _table(headers: list[str], rows: list[list[str]], right: set[int] = frozenset()) -> str:
+def table(headers: list[str], rows: list[list], right: set[int] = frozenset()) -> str:
+    """A plain-text table; columns in `right` are right-aligned (numbers)."""
+    rows = [[str(c) for c in r] for r in rows]
     widths = [
         max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)
     ]
@@ -146,7 +148,7 @@ def render(plan: Plan, source: str) -> str:
             )
     out += [
         "",
-        _table(
+        table(
             ["CLUSTER", "INSTANCE", "PRICING", "NODES", "MAX", "USD/NODE-H", "REPLICAS"],
             rows,
             right={3, 4, 5},
@@ -155,7 +157,7 @@ def render(plan: Plan, source: str) -> str:
     cost = plan.cost
     out += [
         "",
-        _table(
+        table(
             ["COST USD/MONTH", "AMOUNT"],
             [
                 ["compute", f"{cost.compute:,.2f}"],
@@ -169,7 +171,7 @@ def render(plan: Plan, source: str) -> str:
     ]
     out += [
         "",
-        _table(
+        table(
             ["REGION", "USD/MONTH"],
             [[r, f"{v:,.2f}"] for r, v in sorted(cost.by_region.items())],
             right={1},
@@ -180,7 +182,7 @@ def render(plan: Plan, source: str) -> str:
         for svc, weights in sorted(plan.routing.items())
         for region, w in sorted(weights.items())
     ]
-    out += ["", _table(["SERVICE", "REGION", "TRAFFIC"], rows, right={2})]
+    out += ["", table(["SERVICE", "REGION", "TRAFFIC"], rows, right={2})]
     sv = plan.survivability
     out += [
         "",
