@@ -258,9 +258,11 @@ def rejected_alternatives(sc: Scenario, catalog: Catalog, plan: Plan) -> dict[st
     for s, svc in enumerate(sc.services):
         pools = [(c, p) for c in plan.clusters for p in c.node_pools if svc.name in p.replicas]
         used = {(c.key, p.instance_type) for c, p in pools}
+        # On-demand against on-demand: the alternatives are priced on demand too.
         own = [
             p.hourly_usd * p.nodes / (p.replicas[svc.name] * svc.throughput_rps[p.accelerator])
             for _, p in pools
+            if p.pricing == "on-demand"
         ]
         best = None
         for o in catalog.offerings:
@@ -294,7 +296,9 @@ def rejected_alternatives(sc: Scenario, catalog: Catalog, plan: Plan) -> dict[st
                 "(usable only as failover capacity)"
             )
         elif own and per_rps >= min(own):
-            reason = f"price: the plan's cheapest pool for it costs {monthly(min(own)):,.2f}"
+            reason = (
+                f"price: the plan's cheapest on-demand pool for it costs {monthly(min(own)):,.2f}"
+            )
         else:
             reason = (
                 "whole nodes: cheaper per rps, but dearer in whole nodes once "

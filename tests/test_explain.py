@@ -69,3 +69,22 @@ def test_rejected_alternative_names_a_full_quota(cat):
     text = rejected_alternatives(scenario, cat, plan)["embed"]
     assert text.startswith(f"{cluster.key}/{pool.instance_type} ")
     assert "quota" in text and "0 of 0 GPUs" in text
+
+
+def test_price_reason_compares_on_demand_with_on_demand(cat):
+    """small.yaml's plan mixes on-demand and spot: the alternative (priced on demand) is
+    compared with the plan's on-demand pool, not with the cheaper spot one."""
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    raw = yaml.safe_load((Path(__file__).parent.parent / "bench/scenarios/small.yaml").read_text())
+    scenario = parse(raw, cat)
+    plan = solve(scenario, cat)
+    pools = [p for c in plan.clusters for p in c.node_pools]
+    assert {p.pricing for p in pools} == {"on-demand", "spot"}
+    text = rejected_alternatives(scenario, cat, plan)["embed"]
+    quoted = float(re.search(r"pool for it costs ([\d,.]+)", text).group(1).replace(",", ""))
+    on_demand = min(p.hourly_usd * 730 / 60 for p in pools if p.pricing == "on-demand")
+    assert quoted == pytest.approx(on_demand, abs=0.01)
