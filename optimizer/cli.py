@@ -7,14 +7,13 @@ stderr, no traceback). Anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 from . import catalog as catalog_mod
-from .errors import InputError, Problem
+from .errors import InputError
 from .explain import price_of_guarantees, rejected_alternatives
-from .plan import Plan
+from .plan import Plan, load_plan_file
 from .scenario import load_file
 from .solve import Infeasible, solve
 
@@ -57,24 +56,12 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _load_incumbent(path: Path) -> dict:
-    try:
-        doc = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise InputError([Problem(str(path), "file not found")]) from None
-    except json.JSONDecodeError as e:
-        raise InputError([Problem(f"{path}:{e.lineno}", f"not valid JSON: {e.msg}")]) from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("clusters"), list):
-        raise InputError([Problem(str(path), "is not a tricloud plan (no clusters list)")])
-    return doc
-
-
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         cat = catalog_mod.load(args.catalog)
         scenario = load_file(args.scenario, cat)
-        incumbent = _load_incumbent(args.incumbent) if args.incumbent else None
+        incumbent = load_plan_file(args.incumbent) if args.incumbent else None
         plan = solve(scenario, cat, incumbent, str(args.incumbent) if args.incumbent else None)
     except Infeasible as e:
         print("error: no plan meets every constraint:", file=sys.stderr)

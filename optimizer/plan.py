@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .errors import InputError, Problem
+
 SCHEMA_PATH = Path(__file__).parent / "plan.schema.json"
 PLAN_VERSION = 1
 
@@ -227,6 +229,24 @@ class Plan:
 
     def dumps(self, include_seconds: bool = True) -> str:
         return json.dumps(self.to_json(include_seconds), indent=2) + "\n"
+
+
+def load_plan_file(path: str | Path, label: str | None = None) -> dict[str, Any]:
+    """Read a plan document (a lock or an incumbent); raises `InputError` naming the file.
+
+    `label` is how the file is named in problems (default: the path as given).
+    """
+    p = Path(path)
+    shown = label if label is not None else str(p)
+    try:
+        doc = json.loads(p.read_text())
+    except FileNotFoundError:
+        raise InputError([Problem(shown, "file not found")]) from None
+    except json.JSONDecodeError as e:
+        raise InputError([Problem(f"{shown}:{e.lineno}", f"not valid JSON: {e.msg}")]) from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("clusters"), list):
+        raise InputError([Problem(shown, "is not a tricloud plan (no clusters list)")])
+    return doc
 
 
 def pool_replicas(plan_json: dict[str, Any]) -> dict[tuple[str, str, str], dict[str, int]]:
