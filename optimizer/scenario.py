@@ -660,11 +660,11 @@ def parse(raw: Any, catalog: Catalog, prefix: str = "") -> Scenario:
     return Scenario(tuple(services), placement, replication, clouds)  # type: ignore[arg-type]
 
 
-class _StrictLoader(yaml.SafeLoader):
+class StrictLoader(yaml.SafeLoader):
     """YAML's safe loader, but a key given twice in one mapping is an error, not "last wins"."""
 
 
-def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False):
+def _construct_mapping(loader: StrictLoader, node: yaml.MappingNode, deep: bool = False):
     seen = set()
     for key_node, _ in node.value:
         key = loader.construct_object(key_node, deep=deep)
@@ -676,14 +676,14 @@ def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool
     return loader.construct_mapping(node, deep=deep)
 
 
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
 def load_file(path: str | Path, catalog: Catalog) -> Scenario:
     """Read a scenario YAML file (the tricloud: values without the namespace)."""
     p = Path(path)
     try:
-        raw = yaml.load(p.read_text(), Loader=_StrictLoader)
+        raw = yaml.load(p.read_text(), Loader=StrictLoader)
     except FileNotFoundError:
         raise InputError([Problem(str(p), "file not found")]) from None
     except yaml.YAMLError as e:
