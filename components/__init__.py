@@ -1,0 +1,1 @@
+"""tricloud Pulumi components (design section 8)."""
