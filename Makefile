@@ -3,12 +3,16 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 UV := $(shell command -v uv 2>/dev/null || echo .venv-tools/bin/uv)
 
-.PHONY: help setup test lint format bench
+STACK ?= dev
+
+.PHONY: help setup test lint format bench plan lock
 help:
 	@echo "make setup  - create .venv from uv.lock (installs uv through pip if missing)"
 	@echo "make test   - run the test suite (sets up first if needed)"
 	@echo "make lint   - ruff check + ruff format --check"
 	@echo "make format - apply ruff fixes and formatting"
+	@echo "make plan   - offline plan of a stack, no cloud account: make plan STACK=prod (default dev)"
+	@echo "make lock   - rewrite stacks/placement.\$$STACK.json from the optimizer's current result"
 	@echo "make bench  - optimizer benchmarks (prints tables)"
 
 # uv is installed into a private tool venv when it is not on PATH, never globally.
@@ -17,7 +21,9 @@ help:
 	.venv-tools/bin/pip install --quiet uv
 
 .venv/.synced: pyproject.toml uv.lock | $(UV)
-	$(UV) sync --frozen
+	# Bytecode is compiled once here: the cloud SDKs are large, and with
+	# PYTHONDONTWRITEBYTECODE set every run would otherwise recompile them (about 2.5 s).
+	$(UV) sync --frozen --compile-bytecode
 	@touch $@
 
 setup: .venv/.synced
@@ -32,6 +38,12 @@ lint: setup
 format: setup
 	$(PY) -m ruff check --fix .
 	$(PY) -m ruff format .
+
+plan: setup
+	$(PY) -m tools.plan --stack $(STACK)
+
+lock: setup
+	$(PY) -m tools.plan --stack $(STACK) --write-lock
 
 bench: setup
 	$(PY) -m bench.optimizer

@@ -18,6 +18,13 @@ from .errors import Collector
 DEFAULT_PATH = Path(__file__).parent / "data"
 CLOUDS = ("aws", "azure", "gcp")
 HOURS_PER_MONTH = 730.0
+# The system node pool every cluster runs beside its GPU pools: (instance type, nodes). Its
+# price is `system_pool_usd_hr` in clusters.csv (data/README.md); the components declare it.
+SYSTEM_POOL: dict[str, tuple[str, int]] = {
+    "aws": ("m6i.large", 2),
+    "azure": ("Standard_D2s_v5", 2),
+    "gcp": ("e2-standard-2", 2),
+}
 
 # GPU memory per accelerator (GB). An accelerator not listed here is unknown to tricloud.
 ACCELERATOR_MEMORY_GB: dict[str, float] = {

@@ -1,0 +1,20 @@
+"""tricloud: stack config -> placement plan -> clusters and workloads (design 2).
+
+Wiring only. The settings loader validates every config value before anything is declared;
+bad config or an infeasible placement exits 2 with one line per problem.
+"""
+
+import pulumi
+
+from components.platform import Platform, solve_plan
+from components.settings import load
+
+settings = load()
+plan = solve_plan(settings)
+platform = Platform("tricloud", plan, settings)
+
+# solver.seconds is left out so that an unchanged stack previews with no output diff.
+pulumi.export("placement", plan.to_json(include_seconds=False))
+pulumi.export("monthlyCostUsd", plan.cost.total)
+pulumi.export("endpoints", platform.endpoints)
+pulumi.export("kubeconfigs", platform.kubeconfigs)

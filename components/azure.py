@@ -1,0 +1,185 @@
+"""`AzureGpuCluster`: resource group, VNet and AKS with one agent pool per GPU pool (design 8)."""
+
+from __future__ import annotations
+
+import base64
+import ipaddress
+
+import pulumi
+import pulumi_kubernetes as k8s
+from pulumi_azure_native import containerservice as aks
+from pulumi_azure_native import network, resources
+
+from optimizer.catalog import SYSTEM_POOL
+
+from .cluster import (
+    DEFAULT_NETWORK_CIDR,
+    GPU_TAINT_KEY,
+    GPU_TAINT_VALUE,
+    GpuClusterArgs,
+    kubernetes_provider,
+    node_labels,
+    nvidia_device_plugin,
+    pool_key,
+    validate_pools,
+)
+from .naming import aks_pool_name, fit
+
+# AKS puts this taint on spot nodes itself; declaring it avoids a diff on every preview.
+SPOT_TAINT = "kubernetes.azure.com/scalesetpriority=spot:NoSchedule"
+# Overlay networking: pods get addresses outside the VNet, so these never overlap it.
+POD_CIDR = "192.168.0.0/16"
+SERVICE_CIDR = "172.16.0.0/16"
+DNS_SERVICE_IP = "172.16.0.10"
+
+
+class AzureGpuCluster(pulumi.ComponentResource):
+    """An AKS cluster with a system pool and one user agent pool per GPU pool."""
+
+    cloud: str
+    region: str
+    name: pulumi.Output[str]
+    endpoint: pulumi.Output[str]
+    kubeconfig: pulumi.Output[str]
+    provider: k8s.Provider
+
+    def __init__(
+        self, name: str, args: GpuClusterArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("tricloud:index:AzureGpuCluster", name, {}, opts)
+        validate_pools(args["gpu_pools"])
+        self.cloud = "azure"
+        self.region = args["region"]
+        tags = dict(args["tags"])
+        cluster_name = args["cluster_name"]
+        child = pulumi.ResourceOptions(parent=self)
+
+        group = resources.ResourceGroup(
+            f"{name}-rg",
+            resource_group_name=fit(cluster_name, "azure-resource-group"),
+            location=args["region"],
+            tags=tags,
+            opts=child,
+        )
+        net = ipaddress.ip_network(args.get("network_cidr", DEFAULT_NETWORK_CIDR))
+        vnet = network.VirtualNetwork(
+            f"{name}-vnet",
+            virtual_network_name=fit(cluster_name, "azure-vnet"),
+            resource_group_name=group.name,
+            location=args["region"],
+            address_space=network.AddressSpaceArgs(address_prefixes=[str(net)]),
+            tags=tags,
+            # Subnets are their own resources below; without this the VNet would delete them.
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["subnets"]),
+        )
+        nodes = network.Subnet(
+            f"{name}-nodes",
+            subnet_name="nodes",
+            resource_group_name=group.name,
+            virtual_network_name=vnet.name,
+            address_prefix=str(next(net.subnets(new_prefix=net.prefixlen + 1))),
+            opts=child,
+        )
+
+        cidrs = list(args.get("api_allowed_cidrs", []))
+        system_size, system_nodes = SYSTEM_POOL["azure"]
+        cluster = aks.ManagedCluster(
+            f"{name}-aks",
+            resource_name_=fit(cluster_name, "aks-cluster"),
+            resource_group_name=group.name,
+            location=args["region"],
+            dns_prefix=fit(cluster_name, "aks-dns-prefix"),
+            kubernetes_version=args["kubernetes_version"],
+            sku=aks.ManagedClusterSKUArgs(name="Base", tier="Standard"),
+            identity=aks.ManagedClusterIdentityArgs(type=aks.ResourceIdentityType.SYSTEM_ASSIGNED),
+            enable_rbac=True,
+            # Entra ID sign-in with Azure RBAC; no static admin certificates to leak.
+            aad_profile=aks.ManagedClusterAADProfileArgs(managed=True, enable_azure_rbac=True),
+            disable_local_accounts=True,
+            oidc_issuer_profile=aks.ManagedClusterOIDCIssuerProfileArgs(enabled=True),
+            security_profile=aks.ManagedClusterSecurityProfileArgs(
+                workload_identity=aks.ManagedClusterSecurityProfileWorkloadIdentityArgs(
+                    enabled=True
+                )
+            ),
+            api_server_access_profile=aks.ManagedClusterAPIServerAccessProfileArgs(
+                authorized_ip_ranges=cidrs or None,
+                enable_private_cluster=not cidrs,
+            ),
+            network_profile=aks.ContainerServiceNetworkProfileArgs(
+                network_plugin="azure",
+                network_plugin_mode="overlay",
+                pod_cidr=POD_CIDR,
+                service_cidr=SERVICE_CIDR,
+                dns_service_ip=DNS_SERVICE_IP,
+                load_balancer_sku="standard",
+                outbound_type="loadBalancer",
+            ),
+            auto_upgrade_profile=aks.ManagedClusterAutoUpgradeProfileArgs(
+                upgrade_channel="patch", node_os_upgrade_channel="NodeImage"
+            ),
+            agent_pool_profiles=[
+                aks.ManagedClusterAgentPoolProfileArgs(
+                    name="system",
+                    mode=aks.AgentPoolMode.SYSTEM,
+                    vm_size=system_size,
+                    count=system_nodes,
+                    os_type="Linux",
+                    os_sku="AzureLinux",
+                    vnet_subnet_id=nodes.id,
+                    node_labels={"tricloud/role": "system"},
+                    tags=tags,
+                )
+            ],
+            tags=tags,
+            # GPU pools are AgentPool resources below; the cluster must not remove them.
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["agentPoolProfiles"]),
+        )
+
+        for pool in args["gpu_pools"]:
+            spot = pool["pricing"] == "spot"
+            taints = [f"{GPU_TAINT_KEY}={GPU_TAINT_VALUE}:NoSchedule"]
+            aks.AgentPool(
+                f"{name}-gpu-{pool_key(pool)}",
+                resource_group_name=group.name,
+                resource_name_=cluster.name,
+                agent_pool_name=aks_pool_name(pool["instance_type"], pool["pricing"]),
+                mode=aks.AgentPoolMode.USER,
+                vm_size=pool["instance_type"],
+                os_type="Linux",
+                os_sku="AzureLinux",
+                vnet_subnet_id=nodes.id,
+                enable_auto_scaling=True,
+                count=pool["min_nodes"],
+                min_count=pool["min_nodes"],
+                max_count=pool["max_nodes"],
+                gpu_profile=aks.GPUProfileArgs(driver=aks.GPUDriver.INSTALL),
+                scale_set_priority=aks.ScaleSetPriority.SPOT if spot else None,
+                scale_set_eviction_policy=aks.ScaleSetEvictionPolicy.DELETE if spot else None,
+                # -1: pay up to the on-demand price, never evicted for price (design 8).
+                spot_max_price=-1 if spot else None,
+                node_taints=[*taints, SPOT_TAINT] if spot else taints,
+                node_labels=node_labels(pool),
+                os_disk_size_gb=200,
+                tags=tags,
+                # The cluster autoscaler owns the node count between min and max.
+                opts=pulumi.ResourceOptions(parent=self, ignore_changes=["count"]),
+            )
+
+        credentials = aks.list_managed_cluster_user_credentials_output(
+            resource_group_name=group.name,
+            resource_name=cluster.name,
+            # "exec": the kubeconfig calls kubelogin for an Entra ID token at use.
+            format="exec",
+            opts=pulumi.InvokeOutputOptions(parent=self),
+        )
+        self.name = cluster.name
+        self.endpoint = cluster.fqdn.apply(lambda fqdn: f"https://{fqdn}")
+        self.kubeconfig = pulumi.Output.secret(
+            credentials.kubeconfigs[0].value.apply(lambda v: base64.b64decode(v).decode())
+        )
+        self.provider = kubernetes_provider(name, self.kubeconfig, cluster_name, self)
+        nvidia_device_plugin(name, self.provider, tags, self)
+        self.register_outputs(
+            {"name": self.name, "endpoint": self.endpoint, "kubeconfig": self.kubeconfig}
+        )

@@ -1,0 +1,269 @@
+"""`GcpGpuCluster`: VPC, Cloud NAT and a regional GKE cluster with one node pool per GPU pool."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import NotRequired
+
+import pulumi
+import pulumi_kubernetes as k8s
+from pulumi_gcp import compute, container, projects, serviceaccount
+
+from optimizer.catalog import SYSTEM_POOL
+
+from .cluster import (
+    DEFAULT_NETWORK_CIDR,
+    GPU_TAINT_KEY,
+    GPU_TAINT_VALUE,
+    GpuClusterArgs,
+    exec_kubeconfig,
+    kubernetes_provider,
+    node_labels,
+    pool_key,
+    validate_pools,
+)
+from .naming import fit
+
+# tricloud's accelerator names -> GCE accelerator types. A2/A3/G2 machine types come with
+# their GPUs, but GKE still needs the accelerator declared to install the driver.
+GCE_ACCELERATOR = {
+    "T4": "nvidia-tesla-t4",
+    "L4": "nvidia-l4",
+    "A100-40GB": "nvidia-tesla-a100",
+    "A100-80GB": "nvidia-a100-80gb",
+    "H100": "nvidia-h100-80gb",
+    "H200": "nvidia-h200-141gb",
+}
+# Secondary ranges for pods and services, outside the default 10.0.0.0/16 node network.
+POD_RANGE = "10.64.0.0/14"
+SERVICE_RANGE = "10.68.0.0/20"
+MASTER_RANGE = "172.16.0.32/28"
+NODE_ROLES = (
+    "roles/logging.logWriter",
+    "roles/monitoring.metricWriter",
+    "roles/artifactregistry.reader",
+)
+OAUTH_SCOPES = ["https://www.googleapis.com/auth/cloud-platform"]
+
+
+class GcpGpuClusterArgs(GpuClusterArgs):
+    """`GpuClusterArgs` plus the GCP project (workload identity and IAM are per project)."""
+
+    project: str
+    """GCP project id that holds the cluster."""
+    node_service_account_id: NotRequired[str]
+    """Account id of the nodes' service account (6-30 chars); derived from the name if unset."""
+
+
+class GcpGpuCluster(pulumi.ComponentResource):
+    """A regional GKE cluster with private nodes, a system pool and one pool per GPU pool."""
+
+    cloud: str
+    region: str
+    name: pulumi.Output[str]
+    endpoint: pulumi.Output[str]
+    kubeconfig: pulumi.Output[str]
+    provider: k8s.Provider
+
+    def __init__(
+        self, name: str, args: GcpGpuClusterArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("tricloud:index:GcpGpuCluster", name, {}, opts)
+        validate_pools(args["gpu_pools"])
+        for pool in args["gpu_pools"]:
+            if pool["accelerator"] not in GCE_ACCELERATOR:
+                raise ValueError(f"no GCE accelerator type for {pool['accelerator']}")
+        self.cloud = "gcp"
+        self.region = region = args["region"]
+        project = args["project"]
+        labels = dict(args["tags"])
+        cluster_name = args["cluster_name"]
+        child = pulumi.ResourceOptions(parent=self)
+
+        vpc = compute.Network(
+            f"{name}-vpc",
+            name=fit(cluster_name, "gcp-compute"),
+            auto_create_subnetworks=False,
+            routing_mode="REGIONAL",
+            opts=child,
+        )
+        net = ipaddress.ip_network(args.get("network_cidr", DEFAULT_NETWORK_CIDR))
+        subnet = compute.Subnetwork(
+            f"{name}-nodes",
+            name=fit(f"{cluster_name}-nodes", "gcp-compute"),
+            region=region,
+            network=vpc.id,
+            ip_cidr_range=str(net),
+            private_ip_google_access=True,
+            secondary_ip_ranges=[
+                compute.SubnetworkSecondaryIpRangeArgs(range_name="pods", ip_cidr_range=POD_RANGE),
+                compute.SubnetworkSecondaryIpRangeArgs(
+                    range_name="services", ip_cidr_range=SERVICE_RANGE
+                ),
+            ],
+            opts=child,
+        )
+        # Private nodes reach image registries and model stores through Cloud NAT.
+        router = compute.Router(
+            f"{name}-router",
+            name=fit(f"{cluster_name}-router", "gcp-compute"),
+            region=region,
+            network=vpc.id,
+            opts=child,
+        )
+        compute.RouterNat(
+            f"{name}-nat",
+            name=fit(f"{cluster_name}-nat", "gcp-compute"),
+            router=router.name,
+            region=region,
+            nat_ip_allocate_option="AUTO_ONLY",
+            source_subnetwork_ip_ranges_to_nat="ALL_SUBNETWORKS_ALL_IP_RANGES",
+            opts=child,
+        )
+
+        account = serviceaccount.Account(
+            f"{name}-nodes",
+            account_id=args.get("node_service_account_id")
+            or fit(f"{cluster_name}-nodes", "gcp-service-account"),
+            display_name=f"GKE nodes of {cluster_name}",
+            opts=child,
+        )
+        member = account.email.apply(lambda email: f"serviceAccount:{email}")
+        for role in NODE_ROLES:
+            projects.IAMMember(
+                f"{name}-nodes-{role.split('/')[-1]}",
+                project=project,
+                role=role,
+                member=member,
+                opts=child,
+            )
+
+        cidrs = list(args.get("api_allowed_cidrs", []))
+        cluster = container.Cluster(
+            f"{name}-gke",
+            name=cluster_name,
+            location=region,  # regional: the control plane survives a zone outage
+            network=vpc.id,
+            subnetwork=subnet.id,
+            min_master_version=args["kubernetes_version"],
+            release_channel=container.ClusterReleaseChannelArgs(channel="REGULAR"),
+            # GKE requires a default pool at creation; it is removed and replaced by the
+            # pools below so that every pool is declared (and priced) explicitly.
+            remove_default_node_pool=True,
+            initial_node_count=1,
+            networking_mode="VPC_NATIVE",
+            ip_allocation_policy=container.ClusterIpAllocationPolicyArgs(
+                cluster_secondary_range_name="pods", services_secondary_range_name="services"
+            ),
+            private_cluster_config=container.ClusterPrivateClusterConfigArgs(
+                enable_private_nodes=True,
+                enable_private_endpoint=not cidrs,
+                master_ipv4_cidr_block=MASTER_RANGE,
+            ),
+            master_authorized_networks_config=container.ClusterMasterAuthorizedNetworksConfigArgs(
+                cidr_blocks=[
+                    container.ClusterMasterAuthorizedNetworksConfigCidrBlockArgs(
+                        cidr_block=c, display_name=f"allowed-{i}"
+                    )
+                    for i, c in enumerate(cidrs)
+                ]
+            ),
+            workload_identity_config=container.ClusterWorkloadIdentityConfigArgs(
+                workload_pool=f"{project}.svc.id.goog"
+            ),
+            # Clusters hold no data (models come from the replicated buckets), and the
+            # optimizer may move a region away: deletion must not need a second apply.
+            deletion_protection=False,
+            resource_labels=labels,
+            opts=child,
+        )
+
+        def node_config(machine_type: str, **extra) -> container.NodePoolNodeConfigArgs:
+            return container.NodePoolNodeConfigArgs(
+                machine_type=machine_type,
+                service_account=account.email,
+                oauth_scopes=OAUTH_SCOPES,
+                workload_metadata_config=container.NodePoolNodeConfigWorkloadMetadataConfigArgs(
+                    mode="GKE_METADATA"
+                ),
+                shielded_instance_config=container.NodePoolNodeConfigShieldedInstanceConfigArgs(
+                    enable_secure_boot=True
+                ),
+                resource_labels=labels,
+                **extra,
+            )
+
+        management = container.NodePoolManagementArgs(auto_repair=True, auto_upgrade=True)
+        # Counts are totals over the region's zones (total_*), so they equal the plan's node
+        # counts whatever the number of zones; the autoscaler owns the current count.
+        pool_opts = pulumi.ResourceOptions(
+            parent=self, ignore_changes=["nodeCount", "initialNodeCount"]
+        )
+        system_type, system_nodes = SYSTEM_POOL["gcp"]
+        container.NodePool(
+            f"{name}-system",
+            name="system",
+            cluster=cluster.id,
+            location=region,
+            node_config=node_config(system_type, labels={"tricloud/role": "system"}),
+            autoscaling=container.NodePoolAutoscalingArgs(
+                total_min_node_count=system_nodes,
+                total_max_node_count=system_nodes + 1,
+                location_policy="BALANCED",
+            ),
+            management=management,
+            opts=pool_opts,
+        )
+        for pool in args["gpu_pools"]:
+            key = pool_key(pool)
+            container.NodePool(
+                f"{name}-gpu-{key}",
+                name=fit(key, "gke-nodepool"),
+                cluster=cluster.id,
+                location=region,
+                node_config=node_config(
+                    pool["instance_type"],
+                    spot=pool["pricing"] == "spot",
+                    disk_size_gb=200,
+                    guest_accelerators=[
+                        container.NodePoolNodeConfigGuestAcceleratorArgs(
+                            type=GCE_ACCELERATOR[pool["accelerator"]],
+                            count=pool["accelerator_count"],
+                            gpu_driver_installation_config=container.NodePoolNodeConfigGuestAcceleratorGpuDriverInstallationConfigArgs(
+                                gpu_driver_version="LATEST"
+                            ),
+                        )
+                    ],
+                    # GKE adds this taint to GPU nodes itself; declared so that it is visible
+                    # in the preview and identical on all three clouds.
+                    taints=[
+                        container.NodePoolNodeConfigTaintArgs(
+                            key=GPU_TAINT_KEY, value=GPU_TAINT_VALUE, effect="NO_SCHEDULE"
+                        )
+                    ],
+                    labels=node_labels(pool),
+                ),
+                autoscaling=container.NodePoolAutoscalingArgs(
+                    total_min_node_count=pool["min_nodes"],
+                    total_max_node_count=pool["max_nodes"],
+                    # ANY: place GPU nodes in whichever zone has capacity.
+                    location_policy="ANY",
+                ),
+                management=management,
+                opts=pool_opts,
+            )
+
+        self.name = cluster.name
+        self.endpoint = cluster.endpoint.apply(lambda ip: f"https://{ip}")
+        self.kubeconfig = exec_kubeconfig(
+            cluster.name,
+            self.endpoint,
+            cluster.master_auth.cluster_ca_certificate,
+            "gke-gcloud-auth-plugin",
+            [],
+        )
+        # GKE installs NVIDIA's device plugin on GPU nodes itself; no DaemonSet here.
+        self.provider = kubernetes_provider(name, self.kubeconfig, cluster_name, self)
+        self.register_outputs(
+            {"name": self.name, "endpoint": self.endpoint, "kubeconfig": self.kubeconfig}
+        )

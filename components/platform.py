@@ -1,0 +1,224 @@
+"""`Platform`: everything a plan asks for, composed from the other components (design 8).
+
+Per plan cluster: an explicit provider for its (cloud, region), the cloud's GPU cluster with
+one node pool per plan pool, and one `InferenceService` per service placed there. The stack
+disables default providers, so nothing can land in an unplanned account or region.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+import pulumi
+from pulumi_aws import Provider as AwsProvider
+from pulumi_aws import ProviderDefaultTagsArgs
+from pulumi_azure_native import Provider as AzureProvider
+from pulumi_gcp import Provider as GcpProvider
+
+from optimizer.catalog import Offering
+from optimizer.plan import Cluster, NodePool, Plan
+from optimizer.solve import Infeasible, solve
+
+from .aws import AwsGpuCluster
+from .azure import AzureGpuCluster
+from .cluster import GpuClusterArgs, GpuPoolArgs, pool_key
+from .gcp import GcpGpuCluster, GcpGpuClusterArgs
+from .naming import fit
+from .serving import InferenceService, WorkloadPoolArgs
+from .settings import Settings
+
+# Share of a node's CPU and memory that replicas may request; the rest is for the kubelet,
+# the system daemons and the device plugin.
+NODE_ALLOCATABLE = 0.85
+
+CLUSTER_NAME_RULE = {"aws": "eks-cluster", "azure": "aks-cluster", "gcp": "gke-cluster"}
+
+
+def solve_plan(settings: Settings) -> Plan:
+    """The optimizer's plan for the stack, keeping the lock unless moving saves enough.
+
+    An infeasible stack is user input like any other: one line per way out, exit 2.
+    """
+    try:
+        return solve(settings.scenario, settings.catalog, settings.lock, settings.lock_path)
+    except Infeasible as e:
+        print(
+            f"error: no placement meets every constraint of stack {settings.stack}:",
+            file=sys.stderr,
+        )
+        for line in e.lines():
+            print(f"  {line}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def cluster_name(settings: Settings, cloud: str, region: str) -> str:
+    return fit(f"tc-{settings.stack}-{region}", CLUSTER_NAME_RULE[cloud])
+
+
+@dataclass(frozen=True)
+class _Fit:
+    """How one service's replicas use a node of a pool."""
+
+    gpus_per_replica: int
+    cpu: str
+    memory: str
+    per_node: int
+
+
+def _fit(settings: Settings, cluster: Cluster, pool: NodePool, service: str) -> _Fit:
+    svc = next(s for s in settings.scenario.services if s.name == service)
+    gpus = svc.gpus_per_replica(pool.accelerator)
+    offering = _offering(settings, cluster, pool)
+    share = gpus / pool.accelerator_count
+    return _Fit(
+        gpus_per_replica=gpus,
+        cpu=f"{int(offering.vcpus * 1000 * NODE_ALLOCATABLE * share)}m",
+        memory=f"{int(offering.memory_gb * NODE_ALLOCATABLE * share)}Gi",
+        per_node=max(1, pool.accelerator_count // gpus),
+    )
+
+
+def _offering(settings: Settings, cluster: Cluster, pool: NodePool) -> Offering:
+    for o in settings.catalog.offerings:
+        if (o.cloud, o.region, o.instance_type) == (
+            cluster.cloud,
+            cluster.region,
+            pool.instance_type,
+        ):
+            return o
+    raise LookupError(f"{cluster.key} {pool.instance_type} is not in the catalog")
+
+
+def gpu_pools(cluster: Cluster) -> list[GpuPoolArgs]:
+    return [
+        GpuPoolArgs(
+            instance_type=p.instance_type,
+            accelerator=p.accelerator,
+            accelerator_count=p.accelerator_count,
+            pricing=p.pricing,
+            min_nodes=p.min_nodes,
+            max_nodes=p.max_nodes,
+        )
+        for p in sorted(cluster.node_pools, key=lambda p: (p.instance_type, p.pricing))
+    ]
+
+
+def workload_pools(settings: Settings, cluster: Cluster, service: str) -> list[WorkloadPoolArgs]:
+    out = []
+    for pool in sorted(cluster.node_pools, key=lambda p: (p.instance_type, p.pricing)):
+        replicas = pool.replicas.get(service, 0)
+        if replicas <= 0:
+            continue
+        f = _fit(settings, cluster, pool, service)
+        out.append(
+            WorkloadPoolArgs(
+                pool=pool_key({"instance_type": pool.instance_type, "pricing": pool.pricing}),  # type: ignore[typeddict-item]
+                accelerator=pool.accelerator,
+                pricing=pool.pricing,
+                gpus_per_replica=f.gpus_per_replica,
+                replicas=replicas,
+                # Every node the autoscaler may add could go to this service.
+                max_replicas=replicas + (pool.max_nodes - pool.nodes) * f.per_node,
+                cpu=f.cpu,
+                memory=f.memory,
+            )
+        )
+    return out
+
+
+class Platform(pulumi.ComponentResource):
+    """All clusters and workloads of a plan."""
+
+    clusters: dict[str, AwsGpuCluster | AzureGpuCluster | GcpGpuCluster]
+    services: dict[str, dict[str, InferenceService]]
+    endpoints: pulumi.Output[dict]
+    """Per cluster ("cloud/region"): the Kubernetes API URL and each service's LB address."""
+    kubeconfigs: pulumi.Output[dict]
+    """Per cluster: its kubeconfig (secret)."""
+
+    def __init__(
+        self,
+        name: str,
+        plan: Plan,
+        settings: Settings,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("tricloud:index:Platform", name, {}, opts)
+        tags = settings.cost_tags()
+        self.clusters = {}
+        self.services = {}
+        for cluster in sorted(plan.clusters, key=lambda c: (c.cloud, c.region)):
+            key = f"{cluster.cloud}-{cluster.region}"
+            provider = self._region_provider(key, cluster, settings, tags)
+            args = GpuClusterArgs(
+                region=cluster.region,
+                cluster_name=cluster_name(settings, cluster.cloud, cluster.region),
+                kubernetes_version=settings.kubernetes.version,
+                gpu_pools=gpu_pools(cluster),
+                tags=tags,
+                api_allowed_cidrs=list(settings.kubernetes.api_allowed_cidrs),
+            )
+            opts_c = pulumi.ResourceOptions(parent=self, providers=[provider])
+            if cluster.cloud == "aws":
+                gpu_cluster = AwsGpuCluster(key, args, opts_c)
+            elif cluster.cloud == "azure":
+                gpu_cluster = AzureGpuCluster(key, args, opts_c)
+            else:
+                gcp_args = GcpGpuClusterArgs(**args, project=settings.providers.gcp_project or "")
+                gpu_cluster = GcpGpuCluster(key, gcp_args, opts_c)
+            self.clusters[cluster.key] = gpu_cluster
+
+            placed = sorted({s for p in cluster.node_pools for s, n in p.replicas.items() if n > 0})
+            self.services[cluster.key] = {}
+            for service in placed:
+                svc = next(s for s in settings.scenario.services if s.name == service)
+                self.services[cluster.key][service] = InferenceService(
+                    f"{key}-{service}",
+                    {
+                        "service": service,
+                        "image": svc.image,
+                        "port": svc.port,
+                        "cloud": cluster.cloud,
+                        "pools": workload_pools(settings, cluster, service),
+                        "labels": tags,
+                    },
+                    pulumi.ResourceOptions(parent=gpu_cluster, providers=[gpu_cluster.provider]),
+                )
+
+        self.endpoints = pulumi.Output.all(
+            **{
+                region: pulumi.Output.all(
+                    api=c.endpoint,
+                    services=pulumi.Output.all(
+                        **{s: svc.address for s, svc in self.services[region].items()}
+                    ),
+                )
+                for region, c in self.clusters.items()
+            }
+        )
+        self.kubeconfigs = pulumi.Output.secret(
+            pulumi.Output.all(**{region: c.kubeconfig for region, c in self.clusters.items()})
+        )
+        self.register_outputs({"endpoints": self.endpoints, "kubeconfigs": self.kubeconfigs})
+
+    def _region_provider(
+        self, key: str, cluster: Cluster, settings: Settings, tags: dict[str, str]
+    ) -> pulumi.ProviderResource:
+        opts = pulumi.ResourceOptions(parent=self)
+        p = settings.providers
+        if cluster.cloud == "aws":
+            return AwsProvider(
+                key,
+                region=cluster.region,
+                default_tags=ProviderDefaultTagsArgs(tags=tags),
+                allowed_account_ids=list(p.aws_allowed_account_ids) or None,
+                opts=opts,
+            )
+        if cluster.cloud == "azure":
+            return AzureProvider(
+                key, location=cluster.region, subscription_id=p.azure_subscription_id, opts=opts
+            )
+        return GcpProvider(
+            key, project=p.gcp_project, region=cluster.region, default_labels=tags, opts=opts
+        )

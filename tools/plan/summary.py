@@ -1,0 +1,171 @@
+"""The offline plan's summary: printed to the console and written as `summary.md`.
+
+`summary.md` is what a pull request comment shows: the placement, the monthly cost (and what
+changes against `--compare-to`), resource counts by type, the policy verdicts and warnings.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from optimizer.cli import table
+
+from .engine import Capture
+from .policy import Verdicts
+
+FILES = ("plan.json", "resources.json", "policy.json", "summary.md")
+
+
+def load_previous(folder: Path) -> dict[str, Any] | None:
+    """The plan of an earlier offline run, or None when there is none (a new stack)."""
+    path = folder / "plan.json"
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text())
+
+
+def _pools(plan: dict[str, Any]) -> dict[tuple[str, str, str], dict[str, Any]]:
+    return {
+        (f"{c['cloud']}/{c['region']}", p["instanceType"], p["pricing"]): p
+        for c in plan.get("clusters", [])
+        for p in c.get("nodePools", [])
+    }
+
+
+def _placement_rows(plan: dict[str, Any]) -> list[list[str]]:
+    rows = []
+    for (region, instance, pricing), p in sorted(_pools(plan).items()):
+        rows.append(
+            [
+                region,
+                f"{instance} ({p['acceleratorCount']}x{p['accelerator']})",
+                pricing,
+                f"{p['minNodes']}-{p['maxNodes']}",
+                f"{p['hourlyUsd'] * p['nodes'] * 730:,.2f}",
+                ", ".join(f"{s} x{n}" for s, n in sorted(p["replicas"].items())),
+            ]
+        )
+    return rows
+
+
+PLACEMENT_HEADERS = ["CLUSTER", "INSTANCE", "PRICING", "NODES", "USD/MONTH", "REPLICAS"]
+
+
+def _cost_rows(plan: dict[str, Any]) -> list[list[str]]:
+    cost = plan["cost"]["monthlyUsd"]
+    return [[k, f"{cost[k]:,.2f}"] for k in ("compute", "clusters", "egress", "latency", "total")]
+
+
+def _counts(capture: Capture) -> list[list[str]]:
+    counts = Counter(r.type for r in capture.resources)
+    return [[t, str(n)] for t, n in sorted(counts.items())]
+
+
+def _md_table(headers: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def _changes(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    old, new = _pools(before), _pools(after)
+    out = []
+    for key in sorted(new.keys() - old.keys()):
+        out.append(f"added {key[0]} {key[1]} {key[2]}: {new[key]['nodes']} nodes")
+    for key in sorted(old.keys() - new.keys()):
+        out.append(f"removed {key[0]} {key[1]} {key[2]}: {old[key]['nodes']} nodes")
+    for key in sorted(old.keys() & new.keys()):
+        a, b = old[key], new[key]
+        if (a["minNodes"], a["maxNodes"]) != (b["minNodes"], b["maxNodes"]):
+            out.append(
+                f"resized {key[0]} {key[1]} {key[2]}: {a['minNodes']}-{a['maxNodes']} -> "
+                f"{b['minNodes']}-{b['maxNodes']} nodes"
+            )
+    return out
+
+
+def render(stack: str, capture: Capture, verdicts: Verdicts, before: dict[str, Any] | None) -> str:
+    plan = capture.outputs["placement"]
+    total = plan["cost"]["monthlyUsd"]["total"]
+    solver = plan["solver"]
+    out = [f"## tricloud plan: `{stack}`", ""]
+    if before is None:
+        out.append(f"**Monthly cost: ${total:,.2f}** (no earlier plan to compare)")
+    else:
+        old = before["cost"]["monthlyUsd"]["total"]
+        delta = total - old
+        pct = f" ({delta / old:+.1%})" if old else ""
+        out.append(f"**Monthly cost: ${old:,.2f} -> ${total:,.2f}, {delta:+,.2f}{pct}**")
+        changes = _changes(before, plan)
+        out += ["", "Placement changes:" if changes else "Placement: unchanged."]
+        out += [f"- {c}" for c in changes]
+    out += [
+        "",
+        f"Solver: {solver['status']}, proven gap {solver['mipGap']:.2e}; "
+        f"catalog {plan['catalog']['snapshot']}; lock: "
+        + (
+            f"{plan['stability']['incumbent']} ({'kept' if plan['stability']['kept'] else 'moved'})"
+            if plan["stability"].get("incumbent")
+            else "none"
+        ),
+        "",
+        _md_table(PLACEMENT_HEADERS, _placement_rows(plan)),
+        "",
+        _md_table(["COST USD/MONTH", "AMOUNT"], _cost_rows(plan)),
+        "",
+        "### Policy",
+        "",
+    ]
+    if verdicts.note:
+        out.append(verdicts.note)
+    if verdicts.items:
+        out.append(
+            _md_table(
+                ["POLICY", "LEVEL", "RESOURCE", "MESSAGE"],
+                [[v.policy, v.level, v.urn.rsplit("::", 1)[-1], v.message] for v in verdicts.items],
+            )
+        )
+    elif not verdicts.note:
+        out.append("All policies pass.")
+    if capture.warnings:
+        out += ["", "### Warnings", ""] + [f"- {w}" for w in capture.warnings]
+    out += [
+        "",
+        "<details><summary>Resources by type</summary>",
+        "",
+        _md_table(["TYPE", "COUNT"], _counts(capture)),
+        "",
+        "</details>",
+        "",
+        "_Offline plan under the Pulumi mock engine: nothing was sent to any cloud._",
+        "",
+    ]
+    return "\n".join(out)
+
+
+def console(stack: str, capture: Capture, verdicts: Verdicts, seconds: float) -> str:
+    plan = capture.outputs["placement"]
+    solver = plan["solver"]
+    out = [
+        f"stack {stack}: {len(plan['clusters'])} clusters, {len(capture.resources)} resources, "
+        f"solver {solver['status']} (gap {solver['mipGap']:.2e}), program ran in {seconds:.1f} s",
+        "",
+        table(PLACEMENT_HEADERS, _placement_rows(plan), right={3, 4}),
+        "",
+        table(["COST USD/MONTH", "AMOUNT"], _cost_rows(plan), right={1}),
+        "",
+        table(["RESOURCE TYPE", "COUNT"], _counts(capture), right={1}),
+        "",
+    ]
+    if verdicts.note:
+        out.append(f"policy: {verdicts.note}")
+    for v in verdicts.items:
+        out.append(f"policy {v.level}: {v.policy}: {v.urn.rsplit('::', 1)[-1]}: {v.message}")
+    if not verdicts.items and not verdicts.note:
+        out.append("policy: all policies pass")
+    for w in capture.warnings:
+        out.append(f"warning: {w}")
+    return "\n".join(out)
