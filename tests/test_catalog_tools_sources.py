@@ -457,7 +457,17 @@ def test_refresh_without_gcp_key_keeps_gcp_and_says_so(serve, tmp_path, monkeypa
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("TRICLOUD_AWS_PRICING_URL", server.url)
     out = tmp_path / "cat"
-    rc = main(["refresh", "--clouds", "aws,gcp", "--regions", "aws/us-east-1", "--out", str(out)])
+    rc = main(
+        [
+            "refresh",
+            "--clouds",
+            "aws,gcp",
+            "--regions",
+            "aws/us-east-1,gcp/us-central1",
+            "--out",
+            str(out),
+        ]
+    )
     assert rc == 0
     err = capsys.readouterr().err
     assert "gcp: not refreshed: no API key in TRICLOUD_GCP_API_KEY or GOOGLE_API_KEY" in err
@@ -492,3 +502,24 @@ def test_refresh_bad_input_exits_2(tmp_path, capsys, argv, message):
     assert main(["refresh", "--out", str(tmp_path / "o"), *argv]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_refresh_cloud_without_selected_region_is_kept(serve, tmp_path, monkeypatch, capsys):
+    server = serve(aws_route)
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID", raising=False)
+    monkeypatch.setenv("TRICLOUD_AWS_PRICING_URL", server.url)
+    out = tmp_path / "cat"
+    assert (
+        main(["refresh", "--clouds", "aws,azure", "--regions", "us-east-1", "--out", str(out)]) == 0
+    )
+    err = capsys.readouterr().err
+    assert "kept: azure: no region of it selected (--regions)" in err
+    assert sum(o.cloud == "azure" for o in catalog_mod.load(out).offerings) == 50
+
+
+def test_tools_catalog_does_not_import_pulumi():
+    import subprocess
+    import sys
+
+    code = "import sys, tools.catalog.cli; sys.exit(any(m.split('.')[0] == 'pulumi' for m in sys.modules))"
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

@@ -66,6 +66,14 @@ def refresh(
     fresh: dict[str, list[Offering]] = {}
     out = Outcome([])
     refreshed: set[str] = set()
+    requested = list(clouds)
+    for cloud in [c for c in clouds if not regions.get(c)]:
+        note(
+            out,
+            f"{cloud}: no region of it selected (--regions); its offerings are the previous snapshot's.",
+            kept=True,
+        )
+    clouds = [c for c in clouds if regions.get(c)]
     if "azure" in clouds:
         r = azure.fetch(http, regions["azure"], url("azure", env))
         fresh["azure"] = r.offerings
@@ -176,7 +184,7 @@ def refresh(
             offerings += old
         else:
             old = [o for o in base.offerings if o.cloud == cloud]
-            if cloud not in clouds and old:
+            if cloud not in requested and old:
                 note(
                     out,
                     f"{cloud}: not selected (--clouds); its {len(old)} offerings are the previous snapshot's.",
