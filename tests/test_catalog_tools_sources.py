@@ -523,3 +523,26 @@ def test_tools_catalog_does_not_import_pulumi():
 
     code = "import sys, tools.catalog.cli; sys.exit(any(m.split('.')[0] == 'pulumi' for m in sys.modules))"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def test_progress_bar_live_and_plain():
+    from tools.catalog.http import Progress
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    live = Tty()
+    bar = Progress("aws: offer file us-east-1", total=20_000_000, unit="MB", stream=live)
+    for _ in range(2):
+        bar._last = 0.0  # draw every step
+        bar.advance(10_000_000)
+    bar.finish()
+    assert "\raws: offer file us-east-1 [############............] 10.0/20.0 MB" in live.getvalue()
+    assert live.getvalue().endswith("\raws: offer file us-east-1: 20.0/20.0 MB\x1b[K\n")
+    plain = io.StringIO()  # not a terminal: one final line only
+    bar = Progress("gcp: billing catalog pages", unit=" pages", stream=plain)
+    bar.advance()
+    bar.advance()
+    bar.finish("(30 SKUs)")
+    assert plain.getvalue() == "gcp: billing catalog pages: 2 pages (30 SKUs)\n"

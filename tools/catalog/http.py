@@ -30,6 +30,12 @@ def redact(url: str) -> str:
     return _KEY_RE.sub(r"\1REDACTED", url)
 
 
+def shown(url: str, limit: int = 120) -> str:
+    """The URL for a message: key redacted, a long query cut."""
+    text = redact(url)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 class Progress:
     """A one-line progress bar on stderr; on a non-terminal only the final line is printed."""
 
@@ -87,9 +93,12 @@ class Http:
                 with urllib.request.urlopen(req, timeout=self.timeout) as resp:
                     return self._read(resp, progress)
             except urllib.error.HTTPError as e:
-                body = e.read(300).decode("utf-8", "replace").strip().replace("\n", " ")
+                try:
+                    body = e.read(300).decode("utf-8", "replace").strip().replace("\n", " ")
+                except (OSError, AttributeError):
+                    body = ""
                 if e.code != 429 and e.code < 500:
-                    raise FetchError(f"{redact(url)}: HTTP {e.code} {e.reason}: {body}") from None
+                    raise FetchError(f"{shown(url)}: HTTP {e.code} {e.reason}: {body}") from None
                 reason = f"HTTP {e.code}"
                 retry_after = _seconds(e.headers.get("Retry-After"))
             except TimeoutError:
@@ -101,10 +110,12 @@ class Http:
                 else:
                     reason = f"connection failed ({cause})"
             if attempt >= self.retries:
-                raise FetchError(f"{redact(url)}: {reason}; gave up after {attempt + 1} attempts")
+                raise FetchError(
+                    f"{shown(url)}: {reason}; gave up after {attempt + 1} attempt{'s' if attempt else ''}"
+                )
             delay = min(self.max_delay, retry_after or self.backoff * 2**attempt)
             print(
-                f"{redact(url)}: {reason}; retry {attempt + 1}/{self.retries} in {delay:g} s",
+                f"{shown(url)}: {reason}; retry {attempt + 1}/{self.retries} in {delay:g} s",
                 file=self.log or sys.stderr,
             )
             self.sleep(delay)
@@ -128,7 +139,7 @@ class Http:
         try:
             return json.loads(data)
         except ValueError as e:
-            raise FetchError(f"{redact(url)}: answer is not JSON ({e})") from None
+            raise FetchError(f"{shown(url)}: answer is not JSON ({e})") from None
 
 
 def _seconds(value: str | None) -> float | None:
