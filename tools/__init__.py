@@ -1,0 +1,1 @@
+"""Developer tools around tricloud (catalog refresh and checks); nothing here imports pulumi."""

@@ -1,0 +1,259 @@
+"""tools.catalog validate, diff and import-skypilot, offline, on copies of the shipped snapshot
+and small SkyPilot-layout CSVs (tests/fixtures/catalog/skypilot)."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from pathlib import Path
+
+import pytest
+
+from optimizer import catalog as catalog_mod
+from tools.catalog.cli import main
+from tools.catalog.families import KNOWN, family_gpus
+
+DATA = Path(catalog_mod.__file__).parent / "data"
+SKY = Path(__file__).parent / "fixtures" / "catalog" / "skypilot"
+
+
+def read(path: Path) -> list[list[str]]:
+    with path.open(newline="") as f:
+        return list(csv.reader(f))
+
+
+def write(path: Path, rows: list[list[str]]) -> None:
+    with path.open("w", newline="") as f:
+        csv.writer(f, lineterminator="\n").writerows(rows)
+
+
+@pytest.fixture
+def copy(tmp_path) -> Path:
+    dst = tmp_path / "cat"
+    shutil.copytree(DATA, dst)
+    return dst
+
+
+def line_of(rows, cloud, region, itype) -> int:
+    """1-based file line (header = 1) of an offering."""
+    return next(i for i, r in enumerate(rows, 1) if r[:3] == [cloud, region, itype])
+
+
+# --- family facts --------------------------------------------------------------------------
+
+
+def test_known_shapes_equal_the_shipped_snapshot():
+    rows = read(DATA / "offerings.csv")[1:]
+    seen = {(r[0], r[2]) for r in rows}
+    assert seen == set(KNOWN)
+    for r in rows:
+        s = KNOWN[(r[0], r[2])]
+        assert (s.accelerator, s.count, s.vcpus, s.memory_gb) == (
+            r[3],
+            int(r[4]),
+            int(r[6]),
+            float(r[7]),
+        )
+        assert family_gpus(r[0], r[2]) is not None and s.count in family_gpus(r[0], r[2])[1]
+
+
+def test_family_rules():
+    assert family_gpus("aws", "g5.48xlarge") == ("A10G", (8,))
+    assert family_gpus("azure", "Standard_ND96isr_H100_v5") == ("H100", (8,))
+    assert family_gpus("gcp", "a2-highgpu-2g") == ("A100-40GB", (2,))
+    assert family_gpus("gcp", "g2-standard-24") == ("L4", (2,))
+    assert family_gpus("gcp", "n1-standard-16") == ("T4", (1, 2, 4))
+    assert family_gpus("aws", "m5.large") is None
+
+
+# --- validate ------------------------------------------------------------------------------
+
+
+def test_validate_passes_on_the_shipped_snapshot(capsys):
+    assert main(["validate", str(DATA)]) == 0
+    assert capsys.readouterr().out.splitlines()[0].endswith(": 0 errors, 0 warnings")
+
+
+def test_validate_reports_each_seeded_defect(copy, capsys):
+    rows = read(copy / "offerings.csv")
+    defects = {}
+
+    def seed(key, col, value):
+        n = line_of(rows, *key)
+        rows[n - 1][col] = value
+        return n
+
+    # data-quality errors: GPU count and accelerator contradicting the family
+    defects["count"] = seed(("azure", "eastus", "Standard_ND96isr_H100_v5"), 4, "12")
+    defects["acc"] = seed(("aws", "us-east-1", "g6.xlarge"), 3, "A10G")
+    # loader errors: spot above on-demand, unknown region
+    defects["spot_above"] = seed(("gcp", "us-east1", "g2-standard-4"), 9, "0.9")
+    defects["region"] = seed(("aws", "us-west-2", "g5.xlarge"), 1, "us-west-1")
+    # warnings: spot equal to on-demand, price > 3x the type's median across regions
+    defects["spot_eq"] = seed(("aws", "eu-west-1", "g4dn.xlarge"), 9, "0.587")
+    defects["outlier"] = seed(("azure", "westus3", "Standard_NC4as_T4_v3"), 8, "2.104")
+    write(copy / "offerings.csv", rows)
+
+    assert main(["validate", str(copy)]) == 1
+    out = capsys.readouterr().out
+    errors = out.split("\nerrors:\n")[1].split("\nwarnings:\n")[0]
+    warnings = out.split("\nwarnings:\n")[1]
+    assert out.splitlines()[0].endswith(": 4 errors, 2 warnings")
+    assert (
+        f"offerings.csv:{defects['count']}: accelerator_count 12 contradicts Standard_ND96isr_H100_v5, which has 8 x H100"
+        in errors
+    )
+    assert (
+        f"offerings.csv:{defects['acc']}: accelerator A10G contradicts g6.xlarge, which has L4"
+        in errors
+    )
+    assert (
+        f"offerings.csv:{defects['spot_above']}: spot price 0.9 exceeds on-demand price 0.70683"
+        in errors
+    )
+    assert (
+        f"offerings.csv:{defects['region']}: region aws/us-west-1 is not in regions.csv" in errors
+    )
+    assert (
+        f"offerings.csv:{defects['spot_eq']}: spot price 0.587 equals the on-demand price"
+        in warnings
+    )
+    assert (
+        f"offerings.csv:{defects['outlier']}: on-demand price 2.104 is 3.8x the median 0.56 of azure Standard_NC4as_T4_v3 across 8 regions"
+        in warnings
+    )
+
+
+def test_validate_warnings_only_exit_0(copy, capsys):
+    rows = read(copy / "offerings.csv")
+    n = line_of(rows, "aws", "eu-west-1", "g4dn.xlarge")
+    rows[n - 1][9] = rows[n - 1][8]
+    write(copy / "offerings.csv", rows)
+    assert main(["validate", str(copy)]) == 0
+    out = capsys.readouterr().out
+    assert ": 0 errors, 1 warnings" in out and "errors:" not in out
+
+
+def test_validate_reports_loader_file_problems(copy, capsys):
+    (copy / "clusters.csv").unlink()
+    (copy / "egress.csv").write_text("cloud,kind\naws,internet\n")
+    assert main(["validate", str(copy)]) == 1
+    out = capsys.readouterr().out
+    assert "clusters.csv: file is missing" in out
+    assert "egress.csv:1: header is cloud,kind; expected cloud,kind,usd_per_gb" in out
+
+
+def test_validate_missing_folder_exits_2(tmp_path, capsys):
+    assert main(["validate", str(tmp_path / "nope")]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == f"error: {tmp_path / 'nope'}: catalog folder does not exist"
+
+
+# --- diff ----------------------------------------------------------------------------------
+
+
+def test_diff_changes_added_removed(copy, capsys):
+    rows = read(copy / "offerings.csv")
+    rows[line_of(rows, "aws", "us-east-1", "p5.48xlarge") - 1][8] = "44.032"  # -20 %
+    rows[line_of(rows, "aws", "us-east-1", "g5.xlarge") - 1][8] = "1.03"  # +2.4 %: below 5 %
+    rows[line_of(rows, "aws", "us-west-2", "g6.xlarge") - 1][9] = ""  # spot removed
+    gone = line_of(rows, "gcp", "us-west1", "n1-standard-8")
+    del rows[gone - 1]
+    rows.append(
+        ["azure", "westus", "Standard_NC40ads_H100_v5", "H100", "1", "80", "40", "320", "8.1", ""]
+    )
+    write(copy / "offerings.csv", rows)
+    assert main(["diff", str(DATA), str(copy)]) == 0
+    out = capsys.readouterr().out
+    assert "prices changed by more than 5%: 2" in out
+    lines = out.splitlines()
+    p5 = next(x for x in lines if x.startswith("aws/us-east-1/p5.48xlarge"))
+    assert p5.split() == ["aws/us-east-1/p5.48xlarge", "on-demand", "55.04", "44.032", "-20.0%"]
+    g6 = next(x for x in lines if x.startswith("aws/us-west-2/g6.xlarge"))
+    assert g6.split()[-2:] == ["spot", "removed"]
+    assert not any(x.startswith("aws/us-east-1/g5.xlarge") for x in lines)
+    assert "offerings added: 1" in out and "azure/westus/Standard_NC40ads_H100_v5" in out
+    assert "offerings removed: 1" in out and "gcp/us-west1/n1-standard-8" in out
+    assert main(["diff", str(DATA), str(copy), "--threshold", "1"]) == 0
+    assert "prices changed by more than 1%: 3" in capsys.readouterr().out
+
+
+def test_diff_bad_input_exits_2(tmp_path, copy, capsys):
+    (copy / "offerings.csv").write_text("cloud,region\n")
+    assert main(["diff", str(tmp_path / "missing"), str(copy)]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert f"error: {tmp_path / 'missing'}: catalog folder does not exist" in err
+    assert any("offerings.csv:1: header is cloud,region" in e for e in err)
+
+
+# --- import-skypilot -----------------------------------------------------------------------
+
+
+def test_import_skypilot_all_three_layouts(tmp_path, capsys):
+    out = tmp_path / "cat"
+    assert main(["import-skypilot", str(SKY), "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    rows = read(out / "offerings.csv")
+    shipped = {tuple(r[:3]): r for r in read(DATA / "offerings.csv")[1:]}
+    expected_from_snapshot = [
+        ("aws", "us-east-1", "g5.xlarge"),  # spot: median of 3 zones; = OD, no-spot, Local Zone out
+        ("aws", "us-east-1", "p4d.24xlarge"),  # SkyPilot "A100" is the 40 GB part
+        ("aws", "us-east-1", "p5.48xlarge"),
+        ("azure", "centralus", "Standard_NC4as_T4_v3"),
+        ("azure", "eastus", "Standard_NC4as_T4_v3"),
+        (
+            "azure",
+            "eastus",
+            "Standard_ND96isr_H100_v5",
+        ),  # 12 GPUs corrected to 8; spot = OD -> empty
+        ("gcp", "europe-west4", "a2-highgpu-1g"),  # host + A100 x1 row
+        ("gcp", "us-central1", "g2-standard-4"),  # host + L4 x1 row, two zones
+        ("gcp", "us-central1", "n1-standard-8"),  # host + T4 x1 row
+    ]
+    got = {tuple(r[:3]): r for r in rows[1:]}
+    for key in expected_from_snapshot:
+        assert got[key] == shipped[key], key
+    # A type the snapshot lacks, converted by the same rule (host + A100 x2 row):
+    assert got[("gcp", "europe-west4", "a2-highgpu-2g")] == [
+        "gcp", "europe-west4", "a2-highgpu-2g", "A100-40GB", "2", "40", "24", "170", "4.85543", "2.97468",
+    ]  # fmt: skip
+    assert (
+        len(got) == 10
+    )  # no m5/D2s (no GPU), no Radeon/A10, no TPU, no a3 (GPU row in another zone)
+    assert (
+        "azure: Standard_ND96isr_H100_v5 listed with 12 GPUs; its family has 8, so 8 is used" in err
+    )
+    assert "aws: GPU offerings in 1 regions not in regions.csv left out (sa-east-1)" in err
+    assert "gcp/vms.csv: 16 rows read, 4 offerings" in err
+    assert catalog_mod.load(out).snapshot != "undated"
+    assert main(["validate", str(out)]) == 0
+
+
+def test_import_skypilot_one_cloud(tmp_path):
+    src = tmp_path / "src"
+    (src / "gcp").mkdir(parents=True)
+    shutil.copy(SKY / "gcp" / "vms.csv", src / "gcp" / "vms.csv")
+    assert main(["import-skypilot", str(src), "--out", str(tmp_path / "out")]) == 0
+    assert {r[0] for r in read(tmp_path / "out" / "offerings.csv")[1:]} == {"gcp"}
+
+
+def test_import_skypilot_bad_input_exits_2(tmp_path, capsys):
+    assert main(["import-skypilot", str(tmp_path / "nope"), "--out", str(tmp_path / "o")]) == 2
+    assert capsys.readouterr().err.strip() == f"error: {tmp_path / 'nope'}: folder does not exist"
+
+    assert main(["import-skypilot", str(tmp_path), "--out", str(tmp_path / "o")]) == 2
+    assert "has none of aws/vms.csv, azure/vms.csv, gcp/vms.csv" in capsys.readouterr().err
+
+    (tmp_path / "aws").mkdir()
+    (tmp_path / "aws" / "vms.csv").write_text("InstanceType,Price\ng5.xlarge,1\n")
+    (tmp_path / "azure").mkdir()
+    shutil.copy(SKY / "azure" / "vms.csv", tmp_path / "azure" / "vms.csv")
+    with (tmp_path / "azure" / "vms.csv").open("a") as f:
+        f.write("Standard_NC4as_T4_v3,T4,1,4.0,28,T4,cheap,,westus,V2\n")
+    assert main(["import-skypilot", str(tmp_path), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith(
+        "error: aws/vms.csv:1: missing columns AcceleratorName, AcceleratorCount"
+    )
+    assert err[1] == "error: azure/vms.csv:8: Price 'cheap' is not a number"
+    assert len(err) == 2 and not (tmp_path / "o").exists()

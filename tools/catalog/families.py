@@ -1,0 +1,148 @@
+"""What an instance type is, independent of any price file.
+
+`KNOWN` lists the GPU instance types of the shipped snapshot (`optimizer/data/offerings.csv`)
+with their accelerator, GPU count, vCPUs and memory: the types a refresh looks up. A test keeps
+it equal to the shipped snapshot. `family_gpus` states the accelerator and the GPU counts an
+instance family allows, from the clouds' published instance shapes; `validate` uses it to catch a
+row whose GPU count contradicts its type (the snapshot once had ND96isr_H100_v5 with 12 GPUs).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Shape:
+    cloud: str
+    instance_type: str
+    accelerator: str
+    count: int
+    vcpus: int
+    memory_gb: float
+
+
+def _shapes(cloud: str, rows: str) -> dict[tuple[str, str], Shape]:
+    out = {}
+    for line in rows.strip().splitlines():
+        name, acc, count, vcpus, mem = line.split()
+        out[(cloud, name)] = Shape(cloud, name, acc, int(count), int(vcpus), float(mem))
+    return out
+
+
+KNOWN: dict[tuple[str, str], Shape] = {
+    **_shapes(
+        "aws",
+        """
+        g4dn.xlarge     T4         1    4   16
+        g4dn.12xlarge   T4         4   48  192
+        g5.xlarge       A10G       1    4   16
+        g5.12xlarge     A10G       4   48  192
+        g5.48xlarge     A10G       8  192  768
+        g6.xlarge       L4         1    4   16
+        g6.12xlarge     L4         4   48  192
+        g6e.xlarge      L40S       1    4   32
+        p4d.24xlarge    A100-40GB  8   96 1152
+        p4de.24xlarge   A100-80GB  8   96 1152
+        p5.48xlarge     H100       8  192 2048
+        p5en.48xlarge   H200       8  192 2048
+        """,
+    ),
+    **_shapes(
+        "azure",
+        """
+        Standard_NC4as_T4_v3       T4         1   4   28
+        Standard_NC64as_T4_v3      T4         4  64  440
+        Standard_NC24ads_A100_v4   A100-80GB  1  24  220
+        Standard_NC48ads_A100_v4   A100-80GB  2  48  440
+        Standard_NC96ads_A100_v4   A100-80GB  4  96  880
+        Standard_ND96asr_v4        A100-40GB  8  96  900
+        Standard_ND96amsr_A100_v4  A100-80GB  8  96 1800
+        Standard_NC40ads_H100_v5   H100       1  40  320
+        Standard_ND96isr_H100_v5   H100       8  96 1900
+        """,
+    ),
+    **_shapes(
+        "gcp",
+        """
+        a2-highgpu-1g    A100-40GB  1   12   85
+        a2-highgpu-8g    A100-40GB  8   96  680
+        a2-ultragpu-1g   A100-80GB  1   12  170
+        a2-ultragpu-8g   A100-80GB  8   96 1360
+        a3-highgpu-8g    H100       8  208 1872
+        g2-standard-4    L4         1    4   16
+        g2-standard-48   L4         4   48  192
+        n1-standard-8    T4         1    8   30
+        """,
+    ),
+}
+
+# AWS: family -> accelerator, and GPU count by size (published instance shapes).
+_AWS_SINGLE = {"xlarge": 1, "2xlarge": 1, "4xlarge": 1, "8xlarge": 1, "16xlarge": 1}
+_AWS = {
+    "g4dn": ("T4", {**_AWS_SINGLE, "12xlarge": 4, "metal": 8}),
+    "g5": ("A10G", {**_AWS_SINGLE, "12xlarge": 4, "24xlarge": 4, "48xlarge": 8}),
+    "g6": ("L4", {**_AWS_SINGLE, "12xlarge": 4, "24xlarge": 4, "48xlarge": 8}),
+    "g6e": ("L40S", {**_AWS_SINGLE, "12xlarge": 4, "24xlarge": 4, "48xlarge": 8}),
+    "p4d": ("A100-40GB", {"24xlarge": 8}),
+    "p4de": ("A100-80GB", {"24xlarge": 8}),
+    "p5": ("H100", {"4xlarge": 1, "48xlarge": 8}),
+    "p5e": ("H200", {"48xlarge": 8}),
+    "p5en": ("H200", {"48xlarge": 8}),
+}
+# Azure: the GPU sizes tricloud's accelerators come in (name -> accelerator, count).
+_AZURE = {
+    "Standard_NC4as_T4_v3": ("T4", 1),
+    "Standard_NC8as_T4_v3": ("T4", 1),
+    "Standard_NC16as_T4_v3": ("T4", 1),
+    "Standard_NC64as_T4_v3": ("T4", 4),
+    "Standard_NC24ads_A100_v4": ("A100-80GB", 1),
+    "Standard_NC48ads_A100_v4": ("A100-80GB", 2),
+    "Standard_NC96ads_A100_v4": ("A100-80GB", 4),
+    "Standard_ND96asr_v4": ("A100-40GB", 8),
+    "Standard_ND96amsr_A100_v4": ("A100-80GB", 8),
+    "Standard_NC40ads_H100_v5": ("H100", 1),
+    "Standard_NC80adis_H100_v5": ("H100", 2),
+    "Standard_ND96isr_H100_v5": ("H100", 8),
+    "Standard_ND96isr_H200_v5": ("H200", 8),
+}
+_GCP_SUFFIX = re.compile(r"^(a2-highgpu|a2-megagpu|a2-ultragpu|a3-highgpu|a3-edgegpu)-(\d+)g$")
+_GCP_FAMILY_ACC = {
+    "a2-highgpu": "A100-40GB",
+    "a2-megagpu": "A100-40GB",
+    "a2-ultragpu": "A100-80GB",
+    "a3-highgpu": "H100",
+    "a3-edgegpu": "H100",
+}
+_G2 = {4: 1, 8: 1, 12: 1, 16: 1, 32: 1, 24: 2, 48: 4, 96: 8}
+# GPUs attachable to N1 machines, as tricloud knows them (T4 in 1, 2 or 4).
+_N1_ATTACHED = ("T4", (1, 2, 4))
+
+
+def family_gpus(cloud: str, instance_type: str) -> tuple[str, tuple[int, ...]] | None:
+    """(accelerator, allowed GPU counts) the instance type's family implies; None if unknown."""
+    if cloud == "aws":
+        family, _, size = instance_type.partition(".")
+        if family in _AWS and size in _AWS[family][1]:
+            return _AWS[family][0], (_AWS[family][1][size],)
+        return None
+    if cloud == "azure":
+        if instance_type in _AZURE:
+            acc, n = _AZURE[instance_type]
+            return acc, (n,)
+        return None
+    if cloud == "gcp":
+        m = _GCP_SUFFIX.match(instance_type)
+        if m:
+            return _GCP_FAMILY_ACC[m.group(1)], (int(m.group(2)),)
+        m = re.match(r"^g2-standard-(\d+)$", instance_type)
+        if m and int(m.group(1)) in _G2:
+            return "L4", (_G2[int(m.group(1))],)
+        if instance_type.startswith("n1-"):
+            return _N1_ATTACHED
+    return None
+
+
+def known_types(cloud: str) -> list[Shape]:
+    return [s for (c, _), s in sorted(KNOWN.items()) if c == cloud]
