@@ -1,1 +1,1 @@
-"""Developer tools around tricloud (catalog refresh and checks); nothing here imports pulumi."""
+"""Operator commands: the offline plan (`tools.plan`) and the price catalog (`tools.catalog`, which imports no Pulumi package)."""
