@@ -56,6 +56,30 @@ RULES: dict[str, Rule] = {
     "gke-nodepool": Rule("GKE node pool name", _GCP, 40),
     "gcp-compute": Rule("GCP compute resource name", _GCP, 63),
     "gcp-service-account": Rule("GCP service account id", _GCP, 30, 6),
+    # Storage for datasets (components/replication.py). S3, GCS, storage account and Data
+    # Factory names are global: callers add a stable hash so that two stacks never clash.
+    # Sources: S3 "general purpose bucket naming rules", GCS "bucket naming", Azure "naming
+    # rules and restrictions" (storage, Microsoft.DataFactory), DataSync CreateTask, IAM
+    # quotas, Storage Transfer Service TransferJob.name.
+    "s3-bucket": Rule("S3 bucket name", re.compile(r"[a-z0-9][a-z0-9.-]*[a-z0-9]"), 63, 3),
+    "gcs-bucket": Rule("GCS bucket name", re.compile(r"[a-z0-9][a-z0-9_.-]*[a-z0-9]"), 63, 3),
+    "storage-account": Rule("Azure storage account name", re.compile(r"[a-z0-9]+"), 24, 3),
+    "blob-container": Rule(
+        "Azure blob container name", re.compile(r"[a-z0-9](-?[a-z0-9])+"), 63, 3
+    ),
+    "adf-factory": Rule("Data Factory name", re.compile(r"[A-Za-z0-9](-?[A-Za-z0-9])+"), 63, 3),
+    "adf-entity": Rule(
+        "Data Factory linked service/dataset/pipeline/trigger name",
+        re.compile(r"[A-Za-z0-9_][^.+?/<>*%&:\\]*"),
+        140,
+    ),
+    "datasync-task": Rule("DataSync task name", re.compile(r"[a-zA-Z0-9\s+=._:@/-]+"), 256),
+    "iam-user": Rule("IAM user name", re.compile(r"[\w+=,.@-]+"), 64),
+    "sts-job": Rule(
+        "Storage Transfer job name",
+        re.compile(r"transferJobs/(?!OPI)[A-Za-z0-9._~-]*[A-Za-z0-9]"),
+        128,
+    ),
     "k8s-label": Rule("Kubernetes name", _DNS_LABEL, 63),
 }
 
