@@ -81,6 +81,8 @@ RULES: dict[str, Rule] = {
         128,
     ),
     "k8s-label": Rule("Kubernetes name", _DNS_LABEL, 63),
+    # Traffic Manager profile names and their relative DNS names (global under trafficmanager.net).
+    "traffic-manager": Rule("Traffic Manager name", _DNS_LABEL, 63),
 }
 
 
@@ -96,7 +98,7 @@ def fit(name: str, rule: str) -> str:
     """
     r = RULES[rule]
     candidate = name
-    if r.pattern.pattern.startswith("[a-z]") or r is RULES["k8s-label"]:
+    if r.pattern.pattern.startswith("[a-z]") or r.pattern is _DNS_LABEL:
         candidate = re.sub(r"[^a-z0-9-]+", "-", candidate.lower()).strip("-")
     if rule == "aks-agentpool":
         candidate = re.sub(r"[^a-z0-9]", "", candidate)

@@ -50,6 +50,8 @@ class CloudMocks(Mocks):
     def _computed(self, typ: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
         if typ.startswith("aws:"):
             out: dict[str, Any] = {"arn": f"arn:aws:mock:::{typ.split(':')[-1].lower()}/{name}"}
+            if typ == "aws:ec2/eip:Eip":
+                out["publicIp"] = _ip(name)
             if typ == "aws:eks/cluster:Cluster":
                 out |= {
                     "endpoint": f"https://{_h(name).upper()}.mock.eks.amazonaws.com",
@@ -59,6 +61,14 @@ class CloudMocks(Mocks):
             return out
         if typ == "azure-native:containerservice:ManagedCluster":
             return {"fqdn": f"{inputs.get('dnsPrefix', name)}-{_h(name, 8)}.mock.azmk8s.io"}
+        if typ == "azure-native:trafficmanager:Profile":
+            relative = inputs.get("dnsConfig", {}).get("relativeName", name)
+            return {
+                "dnsConfig": {
+                    **inputs.get("dnsConfig", {}),
+                    "fqdn": f"{relative}.trafficmanager.net",
+                }
+            }
         if typ == "gcp:container/cluster:Cluster":
             return {
                 "endpoint": _ip(name),
@@ -85,6 +95,9 @@ class CloudMocks(Mocks):
         if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
             region = self._provider_input(args.provider, "region") or "mock-region-1"
             return {"names": [f"{region}{z}" for z in "abc"], "zoneIds": []}
+        if token == "aws:route53/getZone:getZone":
+            zone = args.args.get("name", "example.com")
+            return {"zoneId": f"Z{_h(zone, 12).upper()}", "name": zone}
         if token == "azure-native:containerservice:listManagedClusterUserCredentials":
             cluster = args.args.get("resourceName", "cluster")
             doc = {
