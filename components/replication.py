@@ -586,8 +586,9 @@ class DatasetReplication(pulumi.ComponentResource):
                 ],
                 opts=self._opts(d, depends_on=[*src.ready, *d.ready]),
             )
+            # On the source account: named after the primary's side, not the replica's.
             azstorage.ObjectReplicationPolicy(
-                f"{key}-source",
+                f"{self._name}-object-replication-to-{d.cloud}-{d.region}",
                 account_name=src.name,
                 resource_group_name=src.group_name,
                 object_replication_policy_id=dest_policy.policy_id,
