@@ -81,6 +81,20 @@ RULES: dict[str, Rule] = {
         128,
     ),
     "k8s-label": Rule("Kubernetes name", _DNS_LABEL, 63),
+    # Service names are RFC 1035 labels: a letter first (they become DNS names).
+    "k8s-service": Rule("Kubernetes Service name", _GCP, 63),
+    # DNS record names (Route 53, Azure DNS relative names, Cloud DNS with the final dot):
+    # dot-separated labels of at most 63, 253 in all.
+    "dns-name": Rule(
+        "DNS record name",
+        re.compile(
+            r"(?=[^.]{1,63}(\.|$))(?:[a-z0-9]([-a-z0-9]*[a-z0-9])?\.(?=[^.]{1,63}(\.|$)))*"
+            r"[a-z0-9]([-a-z0-9]*[a-z0-9])?\.?"
+        ),
+        254,
+    ),
+    # Inline IAM policies (RolePolicy, UserPolicy): IAM quotas page.
+    "iam-policy": Rule("IAM inline policy name", re.compile(r"[\w+=,.@-]+"), 128),
     # Traffic Manager profile names and their relative DNS names (global under trafficmanager.net).
     "traffic-manager": Rule("Traffic Manager name", _DNS_LABEL, 63),
 }
