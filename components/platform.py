@@ -26,6 +26,7 @@ from .azure import AzureGpuCluster
 from .cluster import GpuClusterArgs, GpuPoolArgs, pool_key
 from .gcp import GcpGpuCluster, GcpGpuClusterArgs
 from .naming import fit
+from .replication import DatasetReplication, DatasetReplicationArgs
 from .serving import InferenceService, InferenceServiceArgs, WorkloadPoolArgs, regional_algorithm
 from .settings import Settings
 from .traffic import DnsRegion, EndpointArgs, GlobalLoadBalancer
@@ -141,6 +142,8 @@ class Platform(pulumi.ComponentResource):
     load_balancers: dict[str, GlobalLoadBalancer]
     hostnames: dict[str, str]
     """Per service: its global DNS name."""
+    datasets: DatasetReplication
+    """Model and dataset storage: the primary bucket and a replica per serving region."""
 
     def __init__(
         self,
@@ -153,9 +156,11 @@ class Platform(pulumi.ComponentResource):
         tags = settings.cost_tags()
         self.clusters = {}
         self.services = {}
+        self._region_providers: dict[str, pulumi.ProviderResource] = {}
         for cluster in sorted(plan.clusters, key=lambda c: (c.cloud, c.region)):
             key = f"{cluster.cloud}-{cluster.region}"
-            provider = self._region_provider(key, cluster, settings, tags)
+            provider = self._region_provider(key, cluster.cloud, cluster.region, settings, tags)
+            self._region_providers[cluster.key] = provider
             args = GpuClusterArgs(
                 region=cluster.region,
                 cluster_name=cluster_name(settings, cluster.cloud, cluster.region),
@@ -210,6 +215,7 @@ class Platform(pulumi.ComponentResource):
         self._warn_regional_algorithm(plan, settings)
         self.load_balancers = self._global_load_balancers(plan, settings, tags)
         self.hostnames = {s: lb.hostname for s, lb in self.load_balancers.items()}
+        self.datasets = self._replication(plan, settings, tags)
 
         self.endpoints = pulumi.Output.all(
             **{
@@ -230,8 +236,36 @@ class Platform(pulumi.ComponentResource):
                 "endpoints": self.endpoints,
                 "kubeconfigs": self.kubeconfigs,
                 "hostnames": self.hostnames,
+                "buckets": self.datasets.buckets,
             }
         )
+
+    def _replication(
+        self, plan: Plan, settings: Settings, tags: dict[str, str]
+    ) -> DatasetReplication:
+        r = plan.replication
+        providers = {}
+        for location in [r.primary, *(t.region for t in r.targets)]:
+            if location not in self._region_providers:
+                # A primary named in config need not serve: it still needs its provider.
+                cloud, region = location.split("/", 1)
+                key = f"{cloud}-{region}"
+                self._region_providers[location] = self._region_provider(
+                    key, cloud, region, settings, tags
+                )
+            providers[location] = self._region_providers[location]
+        args = DatasetReplicationArgs(
+            primary=r.primary,
+            targets=[{"region": t.region, "mechanism": t.mechanism} for t in r.targets],
+            mode=r.mode,
+            interval_minutes=r.interval_minutes,
+            name_prefix=f"tc-{settings.stack}",
+            tags=tags,
+            providers=providers,
+        )
+        if settings.providers.gcp_project:
+            args["gcp_project"] = settings.providers.gcp_project
+        return DatasetReplication("datasets", args, pulumi.ResourceOptions(parent=self))
 
     def _warn_regional_algorithm(self, plan: Plan, settings: Settings) -> None:
         """Once per cloud: say what its load balancer does when it cannot do what was asked."""
@@ -319,22 +353,22 @@ class Platform(pulumi.ComponentResource):
         return GcpProvider("dns", project=p.gcp_project, default_labels=tags, opts=opts)
 
     def _region_provider(
-        self, key: str, cluster: Cluster, settings: Settings, tags: dict[str, str]
+        self, key: str, cloud: str, region: str, settings: Settings, tags: dict[str, str]
     ) -> pulumi.ProviderResource:
         opts = pulumi.ResourceOptions(parent=self)
         p = settings.providers
-        if cluster.cloud == "aws":
+        if cloud == "aws":
             return AwsProvider(
                 key,
-                region=cluster.region,
+                region=region,
                 default_tags=ProviderDefaultTagsArgs(tags=tags),
                 allowed_account_ids=list(p.aws_allowed_account_ids) or None,
                 opts=opts,
             )
-        if cluster.cloud == "azure":
+        if cloud == "azure":
             return AzureProvider(
-                key, location=cluster.region, subscription_id=p.azure_subscription_id, opts=opts
+                key, location=region, subscription_id=p.azure_subscription_id, opts=opts
             )
         return GcpProvider(
-            key, project=p.gcp_project, region=cluster.region, default_labels=tags, opts=opts
+            key, project=p.gcp_project, region=region, default_labels=tags, opts=opts
         )
