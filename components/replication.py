@@ -10,7 +10,7 @@ destination cloud's native transfer service:
 | `azure-object-replication` | azure -> azure | on every write (change feed) | none (continuous) |
 | `gcp-storage-transfer` | any -> gcp | schedule | `repeatInterval` >= 1 h, any number of seconds |
 | `aws-datasync` | gcp/azure -> aws | schedule | `rate(...)` >= 1 h (DataSync runs at most hourly) |
-| `azure-data-factory` | aws/gcp -> azure | tumbling window | any minutes (tricloud keeps >= 15 min) |
+| `azure-data-factory` | aws/gcp -> azure | tumbling window | `Minute` x N (tricloud keeps >= 15 min) |
 
 The scheduled mechanisms run every `interval_minutes` (the plan's `intervalMinutes`, which the
 optimizer chose as the largest ladder interval <= `maxStalenessMinutes` that every mechanism of
@@ -624,7 +624,7 @@ class DatasetReplication(pulumi.ComponentResource):
         source: dict[str, Any] = {}
         if src.cloud == "aws":
             # No access key: the transfer agent assumes this role with its Google identity
-            # (OIDC from accounts.google.com, audience-free, subject = the agent's unique id).
+            # (web identity from accounts.google.com; the subject is the agent's unique id).
             role = iam.Role(
                 f"{self._name}-storage-transfer",
                 name=fit(f"{self._prefix}-storage-transfer", "iam-role"),
