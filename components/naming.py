@@ -100,6 +100,10 @@ RULES: dict[str, Rule] = {
 }
 
 
+# Rules that allow lowercase letters and digits only: no dash before the hash.
+ALPHANUMERIC_ONLY = frozenset({"aks-agentpool", "storage-account"})
+
+
 def short_hash(text: str, length: int = 6) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:length]
 
@@ -114,11 +118,12 @@ def fit(name: str, rule: str) -> str:
     candidate = name
     if r.pattern.pattern.startswith("[a-z]") or r.pattern is _DNS_LABEL:
         candidate = re.sub(r"[^a-z0-9-]+", "-", candidate.lower()).strip("-")
-    if rule == "aks-agentpool":
-        candidate = re.sub(r"[^a-z0-9]", "", candidate)
+    dashes = rule not in ALPHANUMERIC_ONLY
+    if not dashes:
+        candidate = re.sub(r"[^a-z0-9]", "", candidate.lower())
     if len(candidate) > r.max_len:
         h = short_hash(name, 6 if r.max_len > 20 else 4)
-        sep = "" if rule == "aks-agentpool" else "-"
+        sep = "-" if dashes else ""
         keep = r.max_len - len(h) - len(sep)
         candidate = candidate[:keep].rstrip("-_.") + sep + h
     problem = r.check(candidate)
