@@ -1,8 +1,10 @@
-"""Policy verdicts for the offline plan.
+"""Policy verdicts for the offline plan: the policy pack run on the captured resources.
 
-The policy pack (`policies/`, design 11) plugs in here: it will be run through
-`pulumi_policy`'s analyzer servicer on the captured resources. Until it exists the plan says
-so in its summary instead of pretending that anything was checked.
+`evaluate` sends the captured registrations to `policies`' analyzer servicer exactly as the
+Pulumi engine would (`policies.engine`: GetAnalyzerInfo, Configure with
+`stacks/policy.<stack>.json`, one AnalyzeRequest per resource with its provider and options,
+one AnalyzeStackRequest with every resource plus the stack resource and its outputs). Masked
+secrets reach the pack as `"[secret]"`, which no policy reads as a real value.
 """
 
 from __future__ import annotations
@@ -44,4 +46,33 @@ def evaluate(capture: Capture, stack: str, project: Path) -> Verdicts:
         return Verdicts(
             note="policy pack not run: no policies/PulumiPolicy.yaml in this project yet"
         )
-    return Verdicts(note="policy pack present but not yet wired into the offline plan")
+    from policies.engine import analyze
+    from policies.pack import load_config
+
+    config_path = project / "stacks" / f"policy.{stack}.json"
+    config = load_config(config_path) if config_path.is_file() else {}
+    note = "" if config_path.is_file() else f"no stacks/policy.{stack}.json: the pack's defaults"
+    resources = [r.to_json() for r in capture.resources]
+    # The engine analyzes the stack resource too; its properties are the stack outputs.
+    resources.append(
+        {
+            "urn": stack_urn(capture, stack),
+            "type": "pulumi:pulumi:Stack",
+            "name": f"{project.name}-{stack}",
+            "inputs": capture.outputs,
+        }
+    )
+    diagnostics = analyze(resources, config)
+    items = [Verdict(d.policy, d.level, d.urn, d.message) for d in diagnostics]
+    return Verdicts(
+        items=sorted(items, key=lambda v: (v.level != "mandatory", v.policy, v.urn)), note=note
+    )
+
+
+def stack_urn(capture: Capture, stack: str) -> str:
+    """The root stack resource's URN, from any captured URN (`urn:pulumi:<stack>::<project>::`)."""
+    for r in capture.resources:
+        head = r.urn.split("::")
+        if len(head) >= 2:
+            return f"{head[0]}::{head[1]}::pulumi:pulumi:Stack::{head[1]}-{stack}"
+    return f"urn:pulumi:{stack}::project::pulumi:pulumi:Stack::{stack}"

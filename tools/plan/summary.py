@@ -59,6 +59,31 @@ def _cost_rows(plan: dict[str, Any]) -> list[list[str]]:
     return [[k, f"{cost[k]:,.2f}"] for k in ("compute", "clusters", "egress", "latency", "total")]
 
 
+def estimated_from_resources(capture: Capture) -> str:
+    """One line: the monthly cost `optimizer.cost` estimates from the captured resources (the
+    numbers the policy pack's monthly-cost-limit checks), beside the plan's own cost."""
+    from optimizer import cost
+    from optimizer.catalog import load
+
+    catalog = load()
+    resources = cost.from_registrations(r.to_json() for r in capture.resources)
+    est = {b: cost.estimate(resources, catalog, b) for b in ("desired", "max")}
+    unpriced = len(est["max"].unpriced)
+    plan = capture.outputs["placement"]
+    other = (
+        " (shipped catalog; the plan used another)"
+        if plan["catalog"]["sha256"] != catalog.sha256
+        else ""
+    )
+    return (
+        f"Estimated from resources: ${est['desired'].total:,.2f}/month at starting sizes "
+        f"(compare compute + clusters without overhead), ${est['max'].total:,.2f} at the "
+        f"autoscaling ceilings (monthly-cost-limit's default basis); egress not included"
+        + (f"; {unpriced} pools not priced" if unpriced else "")
+        + other
+    )
+
+
 def _counts(capture: Capture) -> list[list[str]]:
     counts = Counter(r.type for r in capture.resources)
     return [[t, str(n)] for t, n in sorted(counts.items())]
@@ -116,6 +141,8 @@ def render(stack: str, capture: Capture, verdicts: Verdicts, before: dict[str, A
         "",
         _md_table(["COST USD/MONTH", "AMOUNT"], _cost_rows(plan)),
         "",
+        estimated_from_resources(capture),
+        "",
         "### Policy",
         "",
     ]
@@ -156,6 +183,7 @@ def console(stack: str, capture: Capture, verdicts: Verdicts, seconds: float) ->
         table(PLACEMENT_HEADERS, _placement_rows(plan), right={3, 4}),
         "",
         table(["COST USD/MONTH", "AMOUNT"], _cost_rows(plan), right={1}),
+        estimated_from_resources(capture),
         "",
         table(["RESOURCE TYPE", "COUNT"], _counts(capture), right={1}),
         "",
