@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .engine import Capture
 
@@ -40,8 +41,11 @@ class Verdicts:
         return [v for v in self.items if v.level == "mandatory"]
 
 
-def evaluate(capture: Capture, stack: str, project: Path) -> Verdicts:
-    """Verdicts of the stack's policy pack on the captured resources."""
+def evaluate(
+    capture: Capture, stack: str, project: Path, config: dict[str, Any] | None = None
+) -> Verdicts:
+    """Verdicts of the stack's policy pack on the captured resources, under `config` (a
+    `--policy-pack-config` document; default: the stack's `stacks/policy.<stack>.json`)."""
     if not (project / "policies" / "PulumiPolicy.yaml").is_file():
         return Verdicts(
             note="policy pack not run: no policies/PulumiPolicy.yaml in this project yet"
@@ -49,24 +53,31 @@ def evaluate(capture: Capture, stack: str, project: Path) -> Verdicts:
     from policies.engine import analyze
     from policies.pack import load_config
 
-    config_path = project / "stacks" / f"policy.{stack}.json"
-    config = load_config(config_path) if config_path.is_file() else {}
-    note = "" if config_path.is_file() else f"no stacks/policy.{stack}.json: the pack's defaults"
-    resources = [r.to_json() for r in capture.resources]
-    # The engine analyzes the stack resource too; its properties are the stack outputs.
-    resources.append(
-        {
-            "urn": stack_urn(capture, stack),
-            "type": "pulumi:pulumi:Stack",
-            "name": f"{project.name}-{stack}",
-            "inputs": capture.outputs,
-        }
-    )
-    diagnostics = analyze(resources, config)
+    note = ""
+    if config is None:
+        config_path = project / "stacks" / f"policy.{stack}.json"
+        config = load_config(config_path) if config_path.is_file() else {}
+        if not config_path.is_file():
+            note = f"no stacks/policy.{stack}.json: the pack's default configuration"
+    diagnostics = analyze(pack_resources(capture, stack), config)
     items = [Verdict(d.policy, d.level, d.urn, d.message) for d in diagnostics]
-    return Verdicts(
-        items=sorted(items, key=lambda v: (v.level != "mandatory", v.policy, v.urn)), note=note
+    items.sort(key=lambda v: (v.level != "mandatory", v.policy, v.urn))
+    return Verdicts(items=items, note=note)
+
+
+def pack_resources(capture: Capture, stack: str) -> list[dict[str, Any]]:
+    """The captured registrations plus the stack resource, whose properties are the stack
+    outputs (the engine analyzes it too)."""
+    resources = [r.to_json() for r in capture.resources]
+    urn = stack_urn(capture, stack)
+    resources.append(
+        {"urn": urn, "type": "pulumi:pulumi:Stack", "name": short(urn), "inputs": capture.outputs}
     )
+    return resources
+
+
+def short(urn: str) -> str:
+    return urn.rsplit("::", 1)[-1]
 
 
 def stack_urn(capture: Capture, stack: str) -> str:
