@@ -209,9 +209,9 @@ def allowed_instance_types(args: ResourceValidationArgs, report: ReportViolation
     cat = catalog()
     cannot = []
     for pool in _pools(args):
-        if "instanceTypes" in pool.unknown or (not pool.instance_types and pool.unknown):
-            cannot.append(f"{_what(pool)}: instance type {', '.join(pool.unknown)}")
-            continue
+        type_paths = {"instanceTypes", "vmSize", "nodeConfig.machineType"} & set(pool.unknown)
+        if type_paths or (not pool.instance_types and pool.unknown):
+            cannot.append(f"{_what(pool)}: {', '.join(sorted(type_paths or set(pool.unknown)))}")
         if any(p.startswith("nodeConfig.guestAccelerators") for p in pool.unknown):
             cannot.append(f"{_what(pool)}: nodeConfig.guestAccelerators")
         where = f"{pool.cloud}/{pool.region}" if pool.region else pool.cloud
