@@ -56,8 +56,52 @@ RULES: dict[str, Rule] = {
     "gke-nodepool": Rule("GKE node pool name", _GCP, 40),
     "gcp-compute": Rule("GCP compute resource name", _GCP, 63),
     "gcp-service-account": Rule("GCP service account id", _GCP, 30, 6),
+    # Storage for datasets (components/replication.py). S3, GCS, storage account and Data
+    # Factory names are global: callers add a stable hash so that two stacks never clash.
+    # Sources: S3 "general purpose bucket naming rules", GCS "bucket naming", Azure "naming
+    # rules and restrictions" (storage, Microsoft.DataFactory), DataSync CreateTask, IAM
+    # quotas, Storage Transfer Service TransferJob.name.
+    "s3-bucket": Rule("S3 bucket name", re.compile(r"[a-z0-9][a-z0-9.-]*[a-z0-9]"), 63, 3),
+    "gcs-bucket": Rule("GCS bucket name", re.compile(r"[a-z0-9][a-z0-9_.-]*[a-z0-9]"), 63, 3),
+    "storage-account": Rule("Azure storage account name", re.compile(r"[a-z0-9]+"), 24, 3),
+    "blob-container": Rule(
+        "Azure blob container name", re.compile(r"[a-z0-9](-?[a-z0-9])+"), 63, 3
+    ),
+    "adf-factory": Rule("Data Factory name", re.compile(r"[A-Za-z0-9](-?[A-Za-z0-9])+"), 63, 3),
+    "adf-entity": Rule(
+        "Data Factory linked service/dataset/pipeline/trigger name",
+        re.compile(r"[A-Za-z0-9_][^.+?/<>*%&:\\]*"),
+        140,
+    ),
+    "datasync-task": Rule("DataSync task name", re.compile(r"[a-zA-Z0-9\s+=._:@/-]+"), 256),
+    "iam-user": Rule("IAM user name", re.compile(r"[\w+=,.@-]+"), 64),
+    "sts-job": Rule(
+        "Storage Transfer job name",
+        re.compile(r"transferJobs/(?!OPI)[A-Za-z0-9._~-]*[A-Za-z0-9]"),
+        128,
+    ),
     "k8s-label": Rule("Kubernetes name", _DNS_LABEL, 63),
+    # Service names are RFC 1035 labels: a letter first (they become DNS names).
+    "k8s-service": Rule("Kubernetes Service name", _GCP, 63),
+    # DNS record names (Route 53, Azure DNS relative names, Cloud DNS with the final dot):
+    # dot-separated labels of at most 63, 253 in all.
+    "dns-name": Rule(
+        "DNS record name",
+        re.compile(
+            r"(?=[^.]{1,63}(\.|$))(?:[a-z0-9]([-a-z0-9]*[a-z0-9])?\.(?=[^.]{1,63}(\.|$)))*"
+            r"[a-z0-9]([-a-z0-9]*[a-z0-9])?\.?"
+        ),
+        254,
+    ),
+    # Inline IAM policies (RolePolicy, UserPolicy): IAM quotas page.
+    "iam-policy": Rule("IAM inline policy name", re.compile(r"[\w+=,.@-]+"), 128),
+    # Traffic Manager profile names and their relative DNS names (global under trafficmanager.net).
+    "traffic-manager": Rule("Traffic Manager name", _DNS_LABEL, 63),
 }
+
+
+# Rules that allow lowercase letters and digits only: no dash before the hash.
+ALPHANUMERIC_ONLY = frozenset({"aks-agentpool", "storage-account"})
 
 
 def short_hash(text: str, length: int = 6) -> str:
@@ -72,13 +116,14 @@ def fit(name: str, rule: str) -> str:
     """
     r = RULES[rule]
     candidate = name
-    if r.pattern.pattern.startswith("[a-z]") or r is RULES["k8s-label"]:
+    if r.pattern.pattern.startswith("[a-z]") or r.pattern is _DNS_LABEL:
         candidate = re.sub(r"[^a-z0-9-]+", "-", candidate.lower()).strip("-")
-    if rule == "aks-agentpool":
-        candidate = re.sub(r"[^a-z0-9]", "", candidate)
+    dashes = rule not in ALPHANUMERIC_ONLY
+    if not dashes:
+        candidate = re.sub(r"[^a-z0-9]", "", candidate.lower())
     if len(candidate) > r.max_len:
         h = short_hash(name, 6 if r.max_len > 20 else 4)
-        sep = "" if rule == "aks-agentpool" else "-"
+        sep = "-" if dashes else ""
         keep = r.max_len - len(h) - len(sep)
         candidate = candidate[:keep].rstrip("-_.") + sep + h
     problem = r.check(candidate)

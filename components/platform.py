@@ -12,21 +12,24 @@ from dataclasses import dataclass
 
 import pulumi
 from pulumi_aws import Provider as AwsProvider
-from pulumi_aws import ProviderDefaultTagsArgs
+from pulumi_aws import ProviderDefaultTagsArgs, ec2
 from pulumi_azure_native import Provider as AzureProvider
 from pulumi_gcp import Provider as GcpProvider
 
 from optimizer.catalog import Offering
+from optimizer.geo import GEO_CONTINENT
 from optimizer.plan import Cluster, NodePool, Plan
 from optimizer.solve import Infeasible, solve
 
-from .aws import AwsGpuCluster
+from .aws import ZONES, AwsGpuCluster
 from .azure import AzureGpuCluster
 from .cluster import GpuClusterArgs, GpuPoolArgs, pool_key
 from .gcp import GcpGpuCluster, GcpGpuClusterArgs
 from .naming import fit
-from .serving import InferenceService, WorkloadPoolArgs
+from .replication import DatasetReplication, DatasetReplicationArgs
+from .serving import InferenceService, InferenceServiceArgs, WorkloadPoolArgs, regional_algorithm
 from .settings import Settings
+from .traffic import DnsRegion, EndpointArgs, GlobalLoadBalancer
 
 # Share of a node's CPU and memory that replicas may request; the rest is for the kubelet,
 # the system daemons and the device plugin.
@@ -136,6 +139,11 @@ class Platform(pulumi.ComponentResource):
     """Per cluster ("cloud/region"): the Kubernetes API URL and each service's LB address."""
     kubeconfigs: pulumi.Output[dict]
     """Per cluster: its kubeconfig (secret)."""
+    load_balancers: dict[str, GlobalLoadBalancer]
+    hostnames: dict[str, str]
+    """Per service: its global DNS name."""
+    datasets: DatasetReplication
+    """Model and dataset storage: the primary bucket and a replica per serving region."""
 
     def __init__(
         self,
@@ -148,9 +156,11 @@ class Platform(pulumi.ComponentResource):
         tags = settings.cost_tags()
         self.clusters = {}
         self.services = {}
+        self._region_providers: dict[str, pulumi.ProviderResource] = {}
         for cluster in sorted(plan.clusters, key=lambda c: (c.cloud, c.region)):
             key = f"{cluster.cloud}-{cluster.region}"
-            provider = self._region_provider(key, cluster, settings, tags)
+            provider = self._region_provider(key, cluster.cloud, cluster.region, settings, tags)
+            self._region_providers[cluster.key] = provider
             args = GpuClusterArgs(
                 region=cluster.region,
                 cluster_name=cluster_name(settings, cluster.cloud, cluster.region),
@@ -173,18 +183,39 @@ class Platform(pulumi.ComponentResource):
             self.services[cluster.key] = {}
             for service in placed:
                 svc = next(s for s in settings.scenario.services if s.name == service)
+                args = InferenceServiceArgs(
+                    service=service,
+                    image=svc.image,
+                    port=svc.port,
+                    cloud=cluster.cloud,
+                    pools=workload_pools(settings, cluster, service),
+                    labels=tags,
+                    regional_algorithm=settings.traffic.regional_algorithm,
+                )
+                if cluster.cloud == "aws":
+                    # Static IPs for the NLB, one per public subnet: DNS health checks and
+                    # Cloud DNS routing target IPs, and a preview shows them.
+                    eips = [
+                        ec2.Eip(
+                            f"{key}-{service}-lb-{i}",
+                            domain="vpc",
+                            tags={**tags, "Name": f"{service}-{cluster.region}-{i}"},
+                            opts=pulumi.ResourceOptions(parent=gpu_cluster, provider=provider),
+                        )
+                        for i in range(ZONES)
+                    ]
+                    args["static_ips"] = [e.public_ip for e in eips]
+                    args["static_ip_allocations"] = [e.id for e in eips]
                 self.services[cluster.key][service] = InferenceService(
                     f"{key}-{service}",
-                    {
-                        "service": service,
-                        "image": svc.image,
-                        "port": svc.port,
-                        "cloud": cluster.cloud,
-                        "pools": workload_pools(settings, cluster, service),
-                        "labels": tags,
-                    },
+                    args,
                     pulumi.ResourceOptions(parent=gpu_cluster, providers=[gpu_cluster.provider]),
                 )
+
+        self._warn_regional_algorithm(plan, settings)
+        self.load_balancers = self._global_load_balancers(plan, settings, tags)
+        self.hostnames = {s: lb.hostname for s, lb in self.load_balancers.items()}
+        self.datasets = self._replication(plan, settings, tags)
 
         self.endpoints = pulumi.Output.all(
             **{
@@ -200,25 +231,144 @@ class Platform(pulumi.ComponentResource):
         self.kubeconfigs = pulumi.Output.secret(
             pulumi.Output.all(**{region: c.kubeconfig for region, c in self.clusters.items()})
         )
-        self.register_outputs({"endpoints": self.endpoints, "kubeconfigs": self.kubeconfigs})
+        self.register_outputs(
+            {
+                "endpoints": self.endpoints,
+                "kubeconfigs": self.kubeconfigs,
+                "hostnames": self.hostnames,
+                "buckets": self.datasets.buckets,
+            }
+        )
 
-    def _region_provider(
-        self, key: str, cluster: Cluster, settings: Settings, tags: dict[str, str]
+    def _replication(
+        self, plan: Plan, settings: Settings, tags: dict[str, str]
+    ) -> DatasetReplication:
+        r = plan.replication
+        providers = {}
+        for location in [r.primary, *(t.region for t in r.targets)]:
+            if location not in self._region_providers:
+                # A primary named in config need not serve: it still needs its provider.
+                cloud, region = location.split("/", 1)
+                key = f"{cloud}-{region}"
+                self._region_providers[location] = self._region_provider(
+                    key, cloud, region, settings, tags
+                )
+            providers[location] = self._region_providers[location]
+        args = DatasetReplicationArgs(
+            primary=r.primary,
+            targets=[{"region": t.region, "mechanism": t.mechanism} for t in r.targets],
+            mode=r.mode,
+            interval_minutes=r.interval_minutes,
+            name_prefix=f"tc-{settings.stack}",
+            tags=tags,
+            providers=providers,
+        )
+        if settings.providers.gcp_project:
+            args["gcp_project"] = settings.providers.gcp_project
+        return DatasetReplication("datasets", args, pulumi.ResourceOptions(parent=self))
+
+    def _warn_regional_algorithm(self, plan: Plan, settings: Settings) -> None:
+        """Once per cloud: say what its load balancer does when it cannot do what was asked."""
+        for cloud in sorted({c.cloud for c in plan.clusters}):
+            algorithm = regional_algorithm(cloud, settings.traffic.regional_algorithm)
+            if algorithm.warning:
+                pulumi.log.warn(algorithm.warning, resource=self)
+
+    def _global_load_balancers(
+        self, plan: Plan, settings: Settings, tags: dict[str, str]
+    ) -> dict[str, GlobalLoadBalancer]:
+        traffic = settings.traffic
+        dns_cloud = {"route53": "aws", "traffic-manager": "azure", "cloud-dns": "gcp"}[traffic.dns]
+        provider = self._dns_provider(dns_cloud, settings, tags)
+        regions = settings.catalog.regions
+        dns_regions = {
+            r.region: DnsRegion(latitude=r.latitude, longitude=r.longitude, continent=r.continent)
+            for r in regions.values()
+            if r.cloud == dns_cloud
+        }
+        out = {}
+        for service in sorted({s for by in self.services.values() for s in by}):
+            endpoints = []
+            for region, by_service in sorted(self.services.items()):
+                if service not in by_service:
+                    continue
+                continents = sorted(
+                    {
+                        GEO_CONTINENT[a.geo]
+                        for a in plan.assignments.get(service, ())
+                        if a.region == region
+                    }
+                )
+                endpoints.append(
+                    EndpointArgs(
+                        region=region,
+                        ips=by_service[service].ips,
+                        weight=plan.routing.get(service, {}).get(region, 0.0),
+                        continents=continents,
+                        latitude=regions[region].latitude,
+                        longitude=regions[region].longitude,
+                    )
+                )
+            out[service] = GlobalLoadBalancer(
+                f"{service}-global",
+                {
+                    "service": service,
+                    "zone": traffic.zone,
+                    "hostname": traffic.hostname,
+                    "dns": traffic.dns,
+                    "policy": traffic.policy,
+                    "endpoints": endpoints,
+                    "port": 80,
+                    "dns_regions": dns_regions,
+                    "tags": tags,
+                    "name_prefix": f"tc-{settings.stack}",
+                    **(
+                        {"zone_resource_group": traffic.zone_resource_group}
+                        if traffic.zone_resource_group
+                        else {}
+                    ),
+                    **({"managed_zone": traffic.managed_zone} if traffic.managed_zone else {}),
+                },
+                pulumi.ResourceOptions(parent=self, providers=[provider]),
+            )
+        return out
+
+    def _dns_provider(
+        self, cloud: str, settings: Settings, tags: dict[str, str]
     ) -> pulumi.ProviderResource:
+        """The DNS cloud's provider. Route 53, Traffic Manager and Cloud DNS are global; the
+        AWS provider still needs a region for its API calls."""
         opts = pulumi.ResourceOptions(parent=self)
         p = settings.providers
-        if cluster.cloud == "aws":
+        if cloud == "aws":
             return AwsProvider(
-                key,
-                region=cluster.region,
+                "dns",
+                region="us-east-1",
                 default_tags=ProviderDefaultTagsArgs(tags=tags),
                 allowed_account_ids=list(p.aws_allowed_account_ids) or None,
                 opts=opts,
             )
-        if cluster.cloud == "azure":
+        if cloud == "azure":
+            return AzureProvider("dns", subscription_id=p.azure_subscription_id, opts=opts)
+        return GcpProvider("dns", project=p.gcp_project, default_labels=tags, opts=opts)
+
+    def _region_provider(
+        self, key: str, cloud: str, region: str, settings: Settings, tags: dict[str, str]
+    ) -> pulumi.ProviderResource:
+        opts = pulumi.ResourceOptions(parent=self)
+        p = settings.providers
+        if cloud == "aws":
+            return AwsProvider(
+                key,
+                region=region,
+                default_tags=ProviderDefaultTagsArgs(tags=tags),
+                allowed_account_ids=list(p.aws_allowed_account_ids) or None,
+                opts=opts,
+            )
+        if cloud == "azure":
             return AzureProvider(
-                key, location=cluster.region, subscription_id=p.azure_subscription_id, opts=opts
+                key, location=region, subscription_id=p.azure_subscription_id, opts=opts
             )
         return GcpProvider(
-            key, project=p.gcp_project, region=cluster.region, default_labels=tags, opts=opts
+            key, project=p.gcp_project, region=region, default_labels=tags, opts=opts
         )

@@ -9,6 +9,7 @@ PodDisruptionBudget over the service.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import NotRequired, TypedDict
 
 import pulumi
@@ -67,8 +68,61 @@ class InferenceServiceArgs(TypedDict):
     """The pools and replicas on this cluster."""
     labels: Mapping[str, str]
     """Cost-allocation labels put on every Kubernetes object."""
-    annotations: NotRequired[Mapping[str, str]]
-    """Extra Service annotations (e.g. the regional load-balancing algorithm)."""
+    regional_algorithm: NotRequired[str]
+    """`round-robin` (default), `least-request` or `source-ip`; see `regional_algorithm`."""
+    static_ips: NotRequired[pulumi.Input[Sequence[str]]]
+    """AWS: Elastic IPs the NLB takes, one per public subnet (DNS health checks need IPs)."""
+    static_ip_allocations: NotRequired[pulumi.Input[Sequence[str]]]
+    """AWS: allocation ids of `static_ips`, in the same order."""
+
+
+@dataclass(frozen=True)
+class RegionalAlgorithm:
+    """How one cloud's L4 load balancer realises a regional algorithm (design 9)."""
+
+    annotations: dict[str, str]
+    session_affinity: str | None  # Kubernetes spec.sessionAffinity
+    used: str  # what the balancer does, in words
+    warning: str | None  # set when the cloud cannot do what was asked
+
+
+# The regional balancers are L4 (NLB, Azure Standard LB, GCP passthrough NLB) because the
+# global DNS layer health-checks static IPs. L4 balancers spread connections by a 5-tuple
+# flow hash, which is the round-robin mapping for all three; none of them can see requests,
+# so least-request is not available and the program says so.
+_FLOW_HASH = "5-tuple flow hash per connection"
+
+
+def regional_algorithm(cloud: str, algorithm: str) -> RegionalAlgorithm:
+    """The settings for `algorithm` on `cloud`'s load balancer, or a warning saying what is
+    used instead."""
+    if algorithm == "source-ip":
+        if cloud == "aws":
+            return RegionalAlgorithm(
+                {
+                    "service.beta.kubernetes.io/aws-load-balancer-target-group-attributes": (
+                        "stickiness.enabled=true,stickiness.type=source_ip"
+                    )
+                },
+                None,
+                "NLB target group stickiness.type=source_ip",
+                None,
+            )
+        # Azure: cloud-provider-azure turns ClientIP into load_distribution=SourceIP;
+        # GCP: the passthrough NLB's backend service gets session affinity CLIENT_IP.
+        used = "load_distribution=SourceIP" if cloud == "azure" else "session affinity CLIENT_IP"
+        return RegionalAlgorithm({}, "ClientIP", used, None)
+    if algorithm == "round-robin":
+        return RegionalAlgorithm({}, None, _FLOW_HASH, None)
+    if algorithm == "least-request":
+        return RegionalAlgorithm(
+            {},
+            None,
+            _FLOW_HASH,
+            f"{cloud}: least-request is not offered by its L4 load balancer; used {_FLOW_HASH} "
+            "(the global DNS layer still weighs regions by the plan)",
+        )
+    raise ValueError(f"unknown regional algorithm {algorithm!r}")
 
 
 def load_balancer_annotations(cloud: str, labels: Mapping[str, str]) -> dict[str, str]:
@@ -102,6 +156,8 @@ class InferenceService(pulumi.ComponentResource):
     namespace: pulumi.Output[str]
     address: pulumi.Output[str]
     """Public hostname or IP of the regional load balancer."""
+    ips: pulumi.Output[list[str]]
+    """Public IPs of the regional load balancer (the global DNS layer points at them)."""
 
     def __init__(
         self, name: str, args: InferenceServiceArgs, opts: pulumi.ResourceOptions | None = None
@@ -241,23 +297,29 @@ class InferenceService(pulumi.ComponentResource):
             spec={"maxUnavailable": 1, "selector": {"matchLabels": {APP_LABEL: svc}}},
             opts=child,
         )
+        algorithm = regional_algorithm(args["cloud"], args.get("regional_algorithm", "round-robin"))
+        annotations: dict[str, pulumi.Input[str]] = {
+            **load_balancer_annotations(args["cloud"], args["labels"]),
+            **algorithm.annotations,
+        }
+        if "static_ip_allocations" in args:
+            annotations["service.beta.kubernetes.io/aws-load-balancer-eip-allocations"] = (
+                pulumi.Output.from_input(args["static_ip_allocations"]).apply(",".join)
+            )
+        spec: dict = {
+            "type": "LoadBalancer",
+            "selector": {APP_LABEL: svc},
+            "ports": [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}],
+            "externalTrafficPolicy": "Local",
+        }
+        if algorithm.session_affinity:
+            spec["sessionAffinity"] = algorithm.session_affinity
         service = Service(
             f"{name}-lb",
             metadata=ObjectMetaArgs(
-                name=svc,
-                namespace=namespace,
-                labels=labels,
-                annotations={
-                    **load_balancer_annotations(args["cloud"], args["labels"]),
-                    **args.get("annotations", {}),
-                },
+                name=svc, namespace=namespace, labels=labels, annotations=annotations
             ),
-            spec={
-                "type": "LoadBalancer",
-                "selector": {APP_LABEL: svc},
-                "ports": [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}],
-                "externalTrafficPolicy": "Local",
-            },
+            spec=spec,
             opts=child,
         )
         self.namespace = namespace
@@ -265,4 +327,10 @@ class InferenceService(pulumi.ComponentResource):
         self.address = ingress.apply(
             lambda items: (items[0].hostname or items[0].ip or "") if items else ""
         )
-        self.register_outputs({"namespace": self.namespace, "address": self.address})
+        if "static_ips" in args:
+            self.ips = pulumi.Output.from_input(args["static_ips"]).apply(list)
+        else:
+            self.ips = ingress.apply(lambda items: [i.ip for i in items or [] if i.ip])
+        self.register_outputs(
+            {"namespace": self.namespace, "address": self.address, "ips": self.ips}
+        )

@@ -45,7 +45,16 @@ DNS_CLOUD = {"route53": "aws", "traffic-manager": "azure", "cloud-dns": "gcp"}
 POLICIES = ("latency", "weighted", "failover", "geo")
 REGIONAL_ALGORITHMS = ("round-robin", "least-request", "source-ip")
 OWNER_KEYS = ("team", "costCenter")
-TRAFFIC_KEYS = ("dns", "zone", "hostname", "policy", "regionalAlgorithm")
+TRAFFIC_KEYS = (
+    "dns",
+    "zone",
+    "hostname",
+    "policy",
+    "regionalAlgorithm",
+    "zoneResourceGroup",
+    "managedZone",
+)
+AZURE_GROUP_RE = re.compile(r"^[-\w.()]{0,89}[-\w()]$")
 
 # Keys of the project namespace. JSON keys arrive as JSON text (objects, arrays); text keys raw.
 JSON_KEYS = (
@@ -71,6 +80,7 @@ UUID_RE = re.compile(
     r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 )
 AWS_ACCOUNT_RE = re.compile(r"^[0-9]{12}$")
+GCP_ZONE_RE = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 
 @dataclass(frozen=True)
@@ -86,6 +96,8 @@ class Traffic:
     hostname: str  # label in the zone, e.g. api
     policy: str  # latency | weighted | failover | geo
     regional_algorithm: str  # round-robin | least-request | source-ip
+    zone_resource_group: str | None = None  # traffic-manager: the Azure DNS zone's resource group
+    managed_zone: str | None = None  # cloud-dns: managed zone name (default: zone with dashes)
 
 
 @dataclass(frozen=True)
@@ -269,9 +281,29 @@ def _traffic(value: Any, key: str, clouds: tuple[str, ...] | None, errors: Colle
             f"{key}.regionalAlgorithm",
             f"{_show(algorithm)} is not allowed; allowed: {', '.join(REGIONAL_ALGORITHMS)}",
         )
+    group = raw.get("zoneResourceGroup")
+    if dns == "traffic-manager" and group is None:
+        errors.add(
+            f"{key}.zoneResourceGroup",
+            "is required with traffic-manager: the resource group of the Azure DNS zone "
+            "(the Traffic Manager profiles are created there too)",
+        )
+    elif group is not None and (not isinstance(group, str) or not AZURE_GROUP_RE.match(group)):
+        errors.add(
+            f"{key}.zoneResourceGroup",
+            f"{_show(group)} is not an Azure resource group name (1-90 letters, digits, "
+            "'-', '_', '.', '(', ')', not ending with '.')",
+        )
+    managed = raw.get("managedZone")
+    if managed is not None and (not isinstance(managed, str) or not GCP_ZONE_RE.match(managed)):
+        errors.add(
+            f"{key}.managedZone",
+            f"{_show(managed)} is not a Cloud DNS managed zone name (1-63 lowercase letters, "
+            "digits or '-', starting with a letter)",
+        )
     if len(errors.problems) != n_before:
         return None
-    return Traffic(dns, zone, hostname, policy, algorithm)  # type: ignore[arg-type]
+    return Traffic(dns, zone, hostname, policy, algorithm, group, managed)  # type: ignore[arg-type]
 
 
 def _kubernetes_version(value: Any, key: str, errors: Collector) -> str | None:

@@ -243,3 +243,26 @@ def test_offline_plan_writes_an_empty_verdict_list_when_all_pass(tmp_path, monke
     assert cli.main(["--stack", "dev", "--out", str(tmp_path)]) == 0
     assert json.loads((tmp_path / "policy.json").read_text()) == []
     assert "All policies pass." in (tmp_path / "summary.md").read_text()
+
+
+STORAGE = (
+    "aws:s3/bucket:Bucket",
+    "azure-native:storage:StorageAccount",
+    "gcp:storage/bucket:Bucket",
+)
+
+
+@pytest.mark.parametrize("stack", SHIPPED_STACKS)
+def test_shipped_storage_is_checked_not_skipped(stack):
+    """Each dataset bucket/account passes with its companions; unprotected, each is caught."""
+    from policies.engine import analyze
+    from tools.plan.policy import pack_resources
+
+    resources = pack_resources(stack_capture(stack), stack)
+    storage = [r["urn"] for r in resources if r["type"] in STORAGE]
+    for r in resources:
+        if r["type"] in STORAGE:
+            r["protect"] = False
+    found = [d for d in analyze(resources, stack_config(stack)) if d.policy == "storage-safe"]
+    assert sorted(d.urn for d in found) == sorted(storage)
+    assert all("not protected" in d.message and ";" not in d.message.split(".")[0] for d in found)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import uuid
 from typing import Any
 
 from pulumi.runtime.mocks import MockCallArgs, MockResourceArgs, Mocks
@@ -44,12 +45,18 @@ class CloudMocks(Mocks):
         if typ.startswith("pulumi:providers:"):
             self.providers[f"{typ}::{name}"] = inputs
             return resource_id, inputs
-        state = {**inputs, **self._computed(typ, name, inputs)}
+        state = {
+            **inputs,
+            **self._computed(typ, name, inputs),
+            **_storage_outputs(typ, name, inputs),
+        }
         return resource_id, state
 
     def _computed(self, typ: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
         if typ.startswith("aws:"):
             out: dict[str, Any] = {"arn": f"arn:aws:mock:::{typ.split(':')[-1].lower()}/{name}"}
+            if typ == "aws:ec2/eip:Eip":
+                out["publicIp"] = _ip(name)
             if typ == "aws:eks/cluster:Cluster":
                 out |= {
                     "endpoint": f"https://{_h(name).upper()}.mock.eks.amazonaws.com",
@@ -59,6 +66,14 @@ class CloudMocks(Mocks):
             return out
         if typ == "azure-native:containerservice:ManagedCluster":
             return {"fqdn": f"{inputs.get('dnsPrefix', name)}-{_h(name, 8)}.mock.azmk8s.io"}
+        if typ == "azure-native:trafficmanager:Profile":
+            relative = inputs.get("dnsConfig", {}).get("relativeName", name)
+            return {
+                "dnsConfig": {
+                    **inputs.get("dnsConfig", {}),
+                    "fqdn": f"{relative}.trafficmanager.net",
+                }
+            }
         if typ == "gcp:container/cluster:Cluster":
             return {
                 "endpoint": _ip(name),
@@ -82,9 +97,14 @@ class CloudMocks(Mocks):
 
     def call(self, args: MockCallArgs) -> dict:
         token = args.token
+        if token in STORAGE_CALLS:
+            return STORAGE_CALLS[token](dict(args.args))
         if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
             region = self._provider_input(args.provider, "region") or "mock-region-1"
             return {"names": [f"{region}{z}" for z in "abc"], "zoneIds": []}
+        if token == "aws:route53/getZone:getZone":
+            zone = args.args.get("name", "example.com")
+            return {"zoneId": f"Z{_h(zone, 12).upper()}", "name": zone}
         if token == "azure-native:containerservice:listManagedClusterUserCredentials":
             cluster = args.args.get("resourceName", "cluster")
             doc = {
@@ -105,3 +125,53 @@ class CloudMocks(Mocks):
             if urn.endswith(known):
                 return inputs.get(key)
         return None
+
+
+# --- dataset replication (components/replication.py) -------------------------------------
+# Outputs the replication component reads that the clouds compute: credentials (so that the
+# capture shows them as secrets, not as missing), the Storage Transfer agent's identity, the
+# Azure object replication policy id Azure assigns, and the Data Factory's managed identity.
+
+
+def _storage_outputs(typ: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    if typ == "aws:iam/accessKey:AccessKey":
+        return {"secret": f"mock-secret-access-key-{_h(name)}"}
+    if typ == "gcp:storage/hmacKey:HmacKey":
+        return {"accessId": f"GOOGMOCK{_h(name).upper()}", "secret": f"mock-hmac-{_h(name)}"}
+    if typ == "azure-native:datafactory:Factory":
+        principal = str(uuid.UUID(_h(name, 32)))
+        return {"identity": {**inputs.get("identity", {}), "principalId": principal}}
+    if typ == "azure-native:storage:ObjectReplicationPolicy":
+        given = inputs.get("objectReplicationPolicyId", "default")
+        rules = [
+            {**r, "ruleId": r.get("ruleId") or str(uuid.UUID(_h(f"{name}/{i}", 32)))}
+            for i, r in enumerate(inputs.get("rules", []))
+        ]
+        return {
+            "policyId": given if given != "default" else str(uuid.UUID(_h(name, 32))),
+            "rules": rules,
+        }
+    return {}
+
+
+def _transfer_agent(args: dict[str, Any]) -> dict[str, Any]:
+    project = args.get("project", "mock-project")
+    email = f"project-{int(_h(project, 8), 16)}@storage-transfer-service.iam.gserviceaccount.com"
+    return {
+        "email": email,
+        "member": f"serviceAccount:{email}",
+        "subjectId": str(int(_h(email, 16), 16)),
+        "project": project,
+    }
+
+
+def _account_sas(args: dict[str, Any]) -> dict[str, Any]:
+    return {"accountSasToken": f"sv=mock&ss=b&sig={_h(str(sorted(args.items())), 24)}"}
+
+
+STORAGE_CALLS = {
+    "gcp:storage/getTransferProjectServiceAccount:getTransferProjectServiceAccount": (
+        _transfer_agent
+    ),
+    "azure-native:storage:listStorageAccountSAS": _account_sas,
+}

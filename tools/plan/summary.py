@@ -84,6 +84,30 @@ def estimated_from_resources(capture: Capture) -> str:
     )
 
 
+REPLICATION_HEADERS = ["FROM", "TO", "MECHANISM", "EVERY", "EGRESS USD/MONTH"]
+
+
+def _replication_rows(plan: dict[str, Any]) -> list[list[str]]:
+    r = plan["replication"]
+    return [
+        [
+            r["primary"],
+            t["region"],
+            t["mechanism"],
+            # event-driven mechanisms copy each write; the interval is the scheduled ones'
+            "continuous"
+            if t["mechanism"] in ("s3-replication", "azure-object-replication")
+            else f"{r['intervalMinutes']} min",
+            f"{t['monthlyEgressUsd']:,.2f}",
+        ]
+        for t in r["targets"]
+    ]
+
+
+def _hostname_rows(capture: Capture) -> list[list[str]]:
+    return [[s, h] for s, h in sorted(capture.outputs.get("hostnames", {}).items())]
+
+
 def _counts(capture: Capture) -> list[list[str]]:
     counts = Counter(r.type for r in capture.resources)
     return [[t, str(n)] for t, n in sorted(counts.items())]
@@ -143,6 +167,14 @@ def render(stack: str, capture: Capture, verdicts: Verdicts, before: dict[str, A
         "",
         estimated_from_resources(capture),
         "",
+        f"Replication ({plan['replication']['mode']}, primary {plan['replication']['primary']}):",
+        "",
+        _md_table(REPLICATION_HEADERS, _replication_rows(plan))
+        if plan["replication"]["targets"]
+        else "no replicas: one serving region",
+        "",
+        _md_table(["SERVICE", "HOSTNAME"], _hostname_rows(capture)),
+        "",
         "### Policy",
         "",
     ]
@@ -184,6 +216,12 @@ def console(stack: str, capture: Capture, verdicts: Verdicts, seconds: float) ->
         "",
         table(["COST USD/MONTH", "AMOUNT"], _cost_rows(plan), right={1}),
         estimated_from_resources(capture),
+        "",
+        table(REPLICATION_HEADERS, _replication_rows(plan), right={4})
+        if plan["replication"]["targets"]
+        else "replication: one serving region, no replicas",
+        "",
+        table(["SERVICE", "HOSTNAME"], _hostname_rows(capture)),
         "",
         table(["RESOURCE TYPE", "COUNT"], _counts(capture), right={1}),
         "",
