@@ -59,6 +59,31 @@ def _cost_rows(plan: dict[str, Any]) -> list[list[str]]:
     return [[k, f"{cost[k]:,.2f}"] for k in ("compute", "clusters", "egress", "latency", "total")]
 
 
+def estimated_from_resources(capture: Capture) -> str:
+    """One line: the monthly cost `optimizer.cost` estimates from the captured resources (the
+    numbers the policy pack's monthly-cost-limit checks), beside the plan's own cost."""
+    from optimizer import cost
+    from optimizer.catalog import load
+
+    catalog = load()
+    resources = cost.from_registrations(r.to_json() for r in capture.resources)
+    est = {b: cost.estimate(resources, catalog, b) for b in ("desired", "max")}
+    unpriced = len(est["max"].unpriced)
+    plan = capture.outputs["placement"]
+    other = (
+        " (shipped catalog; the plan used another)"
+        if plan["catalog"]["sha256"] != catalog.sha256
+        else ""
+    )
+    return (
+        f"Estimated from resources: ${est['desired'].total:,.2f}/month at starting sizes "
+        f"(compare compute + clusters without overhead), ${est['max'].total:,.2f} at the "
+        f"autoscaling ceilings (monthly-cost-limit's default basis); egress not included"
+        + (f"; {unpriced} pools not priced" if unpriced else "")
+        + other
+    )
+
+
 REPLICATION_HEADERS = ["FROM", "TO", "MECHANISM", "EVERY", "EGRESS USD/MONTH"]
 
 
@@ -140,6 +165,8 @@ def render(stack: str, capture: Capture, verdicts: Verdicts, before: dict[str, A
         "",
         _md_table(["COST USD/MONTH", "AMOUNT"], _cost_rows(plan)),
         "",
+        estimated_from_resources(capture),
+        "",
         f"Replication ({plan['replication']['mode']}, primary {plan['replication']['primary']}):",
         "",
         _md_table(REPLICATION_HEADERS, _replication_rows(plan))
@@ -188,6 +215,7 @@ def console(stack: str, capture: Capture, verdicts: Verdicts, seconds: float) ->
         table(PLACEMENT_HEADERS, _placement_rows(plan), right={3, 4}),
         "",
         table(["COST USD/MONTH", "AMOUNT"], _cost_rows(plan), right={1}),
+        estimated_from_resources(capture),
         "",
         table(REPLICATION_HEADERS, _replication_rows(plan), right={4})
         if plan["replication"]["targets"]
