@@ -451,9 +451,7 @@ def test_prod_parses_with_lock_and_decoded_values(stacks_dir, catalog):
     (stacks_dir / "placement.prod.json").write_text(json.dumps(plan))
     s = settings.parse(PROD, stack="prod", stacks_dir=stacks_dir, catalog=catalog)
     assert s.lock == plan and s.lock_path == "stacks/placement.prod.json"
-    assert s.traffic == settings.Traffic(
-        "route53", "example.com", "api", "latency", "round-robin"
-    )
+    assert s.traffic == settings.Traffic("route53", "example.com", "api", "latency", "round-robin")
     assert s.kubernetes == settings.Kubernetes("1.33", ("198.51.100.0/24", "10.0.0.0/8"))
     assert s.providers == settings.Providers(
         "acme-tricloud-prod", "3d8e5b7a-91c4-4f2e-b6a0-7c9d1e2f4a68", ("777788889999",)
