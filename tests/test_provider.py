@@ -247,3 +247,26 @@ def test_public_api_exports():
     ]:
         assert getattr(components, name).__doc__, name
     assert set(components.__all__) >= {*SERVED, "Platform", "ALIASES", "renamed"}
+
+
+def test_readme_yaml_example_matches_the_schema(schema):
+    """The README's YAML program uses real property names and sets every required input."""
+    import yaml
+
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("A YAML program with one GPU cluster", 1)[1]
+    program = yaml.safe_load(block.split("```yaml\n", 1)[1].split("```", 1)[0])
+    for resource in program["resources"].values():
+        token = resource["type"]
+        if not token.startswith("tricloud:"):
+            continue
+        spec = schema["resources"][token]
+        props = resource["properties"]
+        assert set(props) <= set(spec["inputProperties"]), token
+        assert set(spec["requiredInputs"]) <= set(props), token
+        pool_type = schema["types"]["tricloud:index:GpuPoolArgs"]
+        for pool in props["gpuPools"]:
+            assert set(pool) == set(pool_type["properties"])
+    for value in program["outputs"].values():
+        name = value.strip("${}").split(".", 1)[1]
+        assert name in schema["resources"]["tricloud:index:GcpGpuCluster"]["properties"]
