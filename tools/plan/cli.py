@@ -3,6 +3,8 @@
 Loads `stacks/Pulumi.<stack>.yaml`, runs the project's `__main__.py` under the Pulumi SDK's
 mock engine, evaluates the policy pack on what it registered, prints a summary and writes
 `plan.json`, `resources.json`, `policy.json` and `summary.md`. Nothing is sent to any cloud.
+A program that exports no `placement` (one composing the components by hand) gets a `null`
+plan.json and a summary that says so.
 
 Exit codes: 0 ok, 1 a mandatory policy violation, 2 bad input (stack config, infeasible
 placement, missing stack file).
@@ -126,6 +128,10 @@ def main(argv: list[str] | None = None) -> int:
     text = summary.render(args.stack, capture, verdicts, before)
     (out_dir / "summary.md").write_text(text)
     print(summary.console(args.stack, capture, verdicts, seconds))
+    if args.write_lock and placement is None:
+        return _problems(
+            "nothing to lock", ["--write-lock: the program exports no placement (no optimizer)"]
+        )
     if args.write_lock:
         lock = stacks / f"placement.{args.stack}.json"
         lock.write_text(dumps(placement))

@@ -136,8 +136,16 @@ def _changes(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     return out
 
 
+NO_PLACEMENT = (
+    "no placement: the program exports no `placement` (it composes the components by hand, "
+    "without the optimizer); plan.json is null"
+)
+
+
 def render(stack: str, capture: Capture, verdicts: Verdicts, before: dict[str, Any] | None) -> str:
-    plan = capture.outputs["placement"]
+    plan = capture.outputs.get("placement")
+    if plan is None:
+        return _render_without_placement(stack, capture, verdicts)
     total = plan["cost"]["monthlyUsd"]["total"]
     solver = plan["solver"]
     out = [f"## tricloud plan: `{stack}`", ""]
@@ -175,9 +183,19 @@ def render(stack: str, capture: Capture, verdicts: Verdicts, before: dict[str, A
         "",
         _md_table(["SERVICE", "HOSTNAME"], _hostname_rows(capture)),
         "",
-        "### Policy",
-        "",
     ]
+    return "\n".join(out + _policy_and_resources(capture, verdicts))
+
+
+def _render_without_placement(stack: str, capture: Capture, verdicts: Verdicts) -> str:
+    out = [f"## tricloud plan: `{stack}`", "", f"_{NO_PLACEMENT}._", ""]
+    if capture.outputs.get("hostnames"):
+        out += [_md_table(["SERVICE", "HOSTNAME"], _hostname_rows(capture)), ""]
+    return "\n".join(out + _policy_and_resources(capture, verdicts))
+
+
+def _policy_and_resources(capture: Capture, verdicts: Verdicts) -> list[str]:
+    out = ["### Policy", ""]
     if verdicts.note:
         out.append(verdicts.note)
     if verdicts.items:
@@ -202,11 +220,20 @@ def render(stack: str, capture: Capture, verdicts: Verdicts, before: dict[str, A
         "_Offline plan under the Pulumi mock engine: nothing was sent to any cloud._",
         "",
     ]
-    return "\n".join(out)
+    return out
 
 
 def console(stack: str, capture: Capture, verdicts: Verdicts, seconds: float) -> str:
-    plan = capture.outputs["placement"]
+    plan = capture.outputs.get("placement")
+    if plan is None:
+        out = [
+            f"stack {stack}: {len(capture.resources)} resources, program ran in {seconds:.1f} s",
+            NO_PLACEMENT,
+            "",
+        ]
+        if capture.outputs.get("hostnames"):
+            out += [table(["SERVICE", "HOSTNAME"], _hostname_rows(capture)), ""]
+        return "\n".join(out + _console_tail(capture, verdicts))
     solver = plan["solver"]
     out = [
         f"stack {stack}: {len(plan['clusters'])} clusters, {len(capture.resources)} resources, "
@@ -223,9 +250,12 @@ def console(stack: str, capture: Capture, verdicts: Verdicts, seconds: float) ->
         "",
         table(["SERVICE", "HOSTNAME"], _hostname_rows(capture)),
         "",
-        table(["RESOURCE TYPE", "COUNT"], _counts(capture), right={1}),
-        "",
     ]
+    return "\n".join(out + _console_tail(capture, verdicts))
+
+
+def _console_tail(capture: Capture, verdicts: Verdicts) -> list[str]:
+    out = [table(["RESOURCE TYPE", "COUNT"], _counts(capture), right={1}), ""]
     if verdicts.note:
         out.append(f"policy: {verdicts.note}")
     for v in verdicts.items:
@@ -234,4 +264,4 @@ def console(stack: str, capture: Capture, verdicts: Verdicts, seconds: float) ->
         out.append("policy: all policies pass")
     for w in capture.warnings:
         out.append(f"warning: {w}")
-    return "\n".join(out)
+    return out
