@@ -122,8 +122,8 @@ class _Store:
     ready: list[pulumi.Resource] = field(default_factory=list)  # versioning etc. in place
     arn: pulumi.Output[str] | None = None  # aws
     bucket_id: pulumi.Output[str] | None = None  # aws: the bucket's id (its name)
-    account: azstorage.StorageAccount | None = None  # azure
-    group: resources.ResourceGroup | None = None  # azure
+    account: "azstorage.StorageAccount | None" = None  # azure
+    group: "resources.ResourceGroup | None" = None  # azure
     group_name: str = ""  # azure
     container: str = CONTAINER  # azure
 
@@ -871,7 +871,7 @@ class DatasetReplication(pulumi.ComponentResource):
                 opts=self._opts(d),
             )
 
-    def _gcs_reader(self, src: _Store, purpose: str) -> gcs.HmacKey:
+    def _gcs_reader(self, src: _Store, purpose: str) -> "gcs.HmacKey":
         """A service account that can only read the primary bucket, and its HMAC key (for
         services that speak the S3 API to GCS). One per mechanism."""
         key = f"{self._name}-{purpose}-reader"
@@ -1076,7 +1076,7 @@ class DatasetReplication(pulumi.ComponentResource):
                 opts=self._opts(d, depends_on=[pipeline]),
             )
 
-    def _s3_reader_for_adf(self, src: _Store) -> datafactory.AmazonS3LinkedServiceArgs:
+    def _s3_reader_for_adf(self, src: _Store) -> "datafactory.AmazonS3LinkedServiceArgs":
         """Data Factory reads S3 with an access key only: a dedicated user that can only list
         and read the primary bucket; its secret is a Pulumi secret."""
         key = f"{self._name}-adf-reader"

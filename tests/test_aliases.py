@@ -52,7 +52,7 @@ def run(tmp_path: Path, source: str, tag: str) -> Capture:
     program = tmp_path / tag / "__main__.py"
     program.parent.mkdir()
     program.write_text(source)
-    return run_program(program, project="aliases", stack="dev", config={})
+    return run_program(program, project="aliases", stack="dev", config={}, resolve_aliases=True)
 
 
 def engine_urn(urn: str) -> str:

@@ -110,15 +110,19 @@ class Capture:
 class CapturingMonitor(pulumi_mocks.MockMonitor):
     """The SDK's MockMonitor, recording each request's options as well as its inputs.
 
-    Aliases are recorded as the URNs they name, as the engine resolves them. The monitor does
-    not offer the `aliasSpecs` feature, so the SDK computes a resource's own alias URNs and
-    sends them as `aliasURNs`; the aliases a child inherits from a renamed or moved parent are
-    derived here, as the engine does (the SDK leaves those to the engine).
+    With `resolve_aliases`, aliases are recorded as the URNs they name, as the engine resolves
+    them: the monitor then does not offer the `aliasSpecs` feature, so the SDK computes a
+    resource's own alias URNs and sends them as `aliasURNs`, and the aliases a child inherits
+    from a renamed or moved parent are derived here, as the engine does (the SDK leaves those
+    to the engine). That costs the SDK about a second on a large stack (every Kubernetes type
+    carries aliases to its old API versions), so the offline plan leaves it off and behaves as
+    the real engine, which takes alias specs; `Registration.aliases` is then empty.
     """
 
-    def __init__(self, mocks: CloudMocks, capture: Capture) -> None:
+    def __init__(self, mocks: CloudMocks, capture: Capture, resolve_aliases: bool = False) -> None:
         super().__init__(mocks)
         self.capture = capture
+        self.resolve_aliases = resolve_aliases
         self._registered: dict[str, tuple[str, list[str]]] = {}  # urn -> (name, aliases)
 
     def _aliases(self, request) -> list[str]:
@@ -129,12 +133,14 @@ class CapturingMonitor(pulumi_mocks.MockMonitor):
         return list(dict.fromkeys(out))
 
     def SupportsFeature(self, request):
-        if request.id == "aliasSpecs":
+        if request.id == "aliasSpecs" and self.resolve_aliases:
             return type("SupportsFeatureResponse", (object,), {"hasSupport": False})
         return super().SupportsFeature(request)
 
     def GetDeploymentInfo(self, request):
         info = super().GetDeploymentInfo(request)
+        if not self.resolve_aliases:
+            return info
         kept = [f for f in info.supportedFeatures if f != RESOURCE_MONITOR_FEATURE_ALIAS_SPECS]
         del info.supportedFeatures[:]
         info.supportedFeatures.extend(kept)
@@ -145,7 +151,7 @@ class CapturingMonitor(pulumi_mocks.MockMonitor):
         if request.type == "pulumi:pulumi:Stack":
             return response
         raw = json_format.MessageToDict(request.object, preserving_proto_field_name=True)
-        aliases = self._aliases(request)
+        aliases = self._aliases(request) if self.resolve_aliases else []
         self._registered[response.urn] = (request.name, aliases)
         self.capture.resources.append(
             Registration(
@@ -199,28 +205,30 @@ def run_program(
     config: dict[str, str],
     secret_keys: list[str] | None = None,
     capture: Capture | None = None,
+    resolve_aliases: bool = False,
 ) -> Capture:
     """Run `program` (a `__main__.py`) for `stack` under the mock engine; return its capture.
 
     `config` is the stack config in the engine's wire form (full keys, string values). An
     exception in the program propagates after the runtime has shut down cleanly; what was
-    registered before it is in `capture` when the caller passes one in.
+    registered before it is in `capture` when the caller passes one in. `resolve_aliases`:
+    see `CapturingMonitor`.
     """
     capture = capture if capture is not None else Capture()
     ctx = contextvars.Context()
-    ctx.run(_run, program, project, stack, config, secret_keys or [], capture)
+    ctx.run(_run, program, project, stack, config, secret_keys or [], capture, resolve_aliases)
     capture.resources.sort(key=lambda r: r.urn)
     return capture
 
 
-def _run(program, project, stack, config, secret_keys, capture) -> None:
+def _run(program, project, stack, config, secret_keys, capture, resolve_aliases) -> None:
     from pulumi.runtime.config import set_all_config
 
     logger = logging.getLogger(f"tools.plan.{stack}")
     logger.propagate = False
     logger.handlers = [_LogCollector(capture)]
     mocks = CloudMocks()
-    monitor = CapturingMonitor(mocks, capture)
+    monitor = CapturingMonitor(mocks, capture, resolve_aliases)
     configure(
         pulumi_mocks.MockSettings(
             monitor=monitor,
