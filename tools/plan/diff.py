@@ -303,8 +303,12 @@ def _nodes(pair: Mapping[str, Any], unit: str = " nodes") -> str:
     return text
 
 
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
 def _count(nodes: int) -> str:
-    return f"{nodes} node{'' if nodes == 1 else 's'}"
+    return _plural(nodes, "node")
 
 
 def _replicas(r: Mapping[str, int]) -> str:
@@ -399,6 +403,8 @@ def _cost_lines(doc: Mapping[str, Any]) -> list[str]:
     head = (
         f"**Monthly cost: ${_usd(before['total'])} -> ${_usd(after['total'])} "
         f"({_signed(delta['total'])}, {_pct(delta['percent'])})**"
+        if delta["total"]
+        else f"**Monthly cost: ${_usd(after['total'])}, unchanged**"
     )
 
     def row(label: str, a: float | None, b: float | None) -> list[str]:
@@ -408,7 +414,7 @@ def _cost_lines(doc: Mapping[str, Any]) -> list[str]:
             "-" if a is None else _usd(a),
             "-" if b is None else _usd(b),
             _signed(y - x) if x != y else "0.00",
-            _pct(_percent(x, y)) if x != y else "",
+            ("new" if not x else _pct(_percent(x, y))) if x != y else "",
         ]
 
     headers = ["USD/MONTH", "BEFORE", "AFTER", "DELTA", "%"]
@@ -516,7 +522,12 @@ def _policy_lines(doc: Mapping[str, Any], note: str = "") -> list[str]:
         out += [note, ""]
     if not policy["verdicts"]:
         return [*out, "All policies pass."]
-    out.append(f"{policy['mandatory']} mandatory (block the merge), {policy['advisory']} advisory:")
+    if policy["mandatory"]:
+        out.append(
+            f"{policy['mandatory']} mandatory (blocks the merge), {policy['advisory']} advisory:"
+        )
+    else:
+        out.append(f"{policy['advisory']} advisory (does not block the merge):")
     out += [
         "",
         md_table(
@@ -541,10 +552,12 @@ def _solver_lines(doc: Mapping[str, Any]) -> list[str]:
         text += f" (before: {_gap(s['before'])})"
     st = s["stability"]
     if st.get("incumbent"):
-        kept = "kept" if st.get("kept") else "moved"
-        text += f"; lock {st['incumbent']} {kept}"
-        if not st.get("kept") and st.get("savingsPercent") is not None:
-            text += f" (saves {st['savingsPercent']:g}%)"
+        if st.get("kept"):
+            text += f"; lock {st['incumbent']} kept"
+        else:
+            text += f"; lock {st['incumbent']} not kept: the placement moves"
+            if st.get("savingsPercent") is not None:
+                text += f" (saves {st['savingsPercent']:g}% against the lock re-priced)"
     else:
         text += "; no lock (the optimizer had no incumbent)"
     cat = s["catalog"]
@@ -585,7 +598,10 @@ def render(
     if warnings:
         out += ["", "#### Warnings", ""] + [f"- {w}" for w in warnings]
     table = md_table(PLACEMENT_HEADERS, placement_rows(after), right={4})
-    summary = f"Full placement: {len(after.get('clusters', []))} clusters, {len(pools)} node pools"
+    summary = (
+        f"Full placement: {_plural(len(after.get('clusters', [])), 'cluster')}, "
+        f"{_plural(len(pools), 'node pool')}"
+    )
     if doc["new"]:
         out += ["", f"#### {summary}", "", table]
     else:
