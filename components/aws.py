@@ -1,7 +1,5 @@
 """`AwsGpuCluster`: VPC, EKS and one managed node group per GPU pool (design 8)."""
 
-from __future__ import annotations
-
 import ipaddress
 import json
 
@@ -12,6 +10,7 @@ from pulumi_aws import ec2, eks, iam, kms
 
 from optimizer.catalog import SYSTEM_POOL
 
+from .aliases import component_opts
 from .cluster import (
     DEFAULT_NETWORK_CIDR,
     GPU_TAINT_KEY,
@@ -50,16 +49,27 @@ class AwsGpuCluster(pulumi.ComponentResource):
     """An EKS cluster with a system node group and one GPU node group per pool."""
 
     cloud: str
+    """`aws`."""
     region: str
+    """The cluster's region (the `region` arg)."""
     name: pulumi.Output[str]
+    """Physical name of the EKS cluster."""
     endpoint: pulumi.Output[str]
+    """URL of the Kubernetes API server."""
     kubeconfig: pulumi.Output[str]
+    """Kubeconfig of the cluster (secret); credentials come from the cloud CLI at use."""
     provider: k8s.Provider
+    """Kubernetes provider for this cluster: deploy workloads into it with this provider."""
 
     def __init__(
         self, name: str, args: GpuClusterArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("tricloud:index:AwsGpuCluster", name, {}, opts)
+        super().__init__(
+            "tricloud:index:AwsGpuCluster",
+            name,
+            {},
+            component_opts("tricloud:index:AwsGpuCluster", opts),
+        )
         validate_pools(args["gpu_pools"])
         self.cloud = "aws"
         self.region = args["region"]

@@ -1,7 +1,5 @@
 """`AzureGpuCluster`: resource group, VNet and AKS with one agent pool per GPU pool (design 8)."""
 
-from __future__ import annotations
-
 import base64
 import ipaddress
 
@@ -12,6 +10,7 @@ from pulumi_azure_native import network, resources
 
 from optimizer.catalog import SYSTEM_POOL
 
+from .aliases import component_opts
 from .cluster import (
     DEFAULT_NETWORK_CIDR,
     GPU_TAINT_KEY,
@@ -37,16 +36,27 @@ class AzureGpuCluster(pulumi.ComponentResource):
     """An AKS cluster with a system pool and one user agent pool per GPU pool."""
 
     cloud: str
+    """`azure`."""
     region: str
+    """The cluster's region (the `region` arg)."""
     name: pulumi.Output[str]
+    """Physical name of the AKS cluster."""
     endpoint: pulumi.Output[str]
+    """URL of the Kubernetes API server."""
     kubeconfig: pulumi.Output[str]
+    """Kubeconfig of the cluster (secret); credentials come from the cloud CLI at use."""
     provider: k8s.Provider
+    """Kubernetes provider for this cluster: deploy workloads into it with this provider."""
 
     def __init__(
         self, name: str, args: GpuClusterArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("tricloud:index:AzureGpuCluster", name, {}, opts)
+        super().__init__(
+            "tricloud:index:AzureGpuCluster",
+            name,
+            {},
+            component_opts("tricloud:index:AzureGpuCluster", opts),
+        )
         validate_pools(args["gpu_pools"])
         self.cloud = "azure"
         self.region = args["region"]

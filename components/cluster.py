@@ -5,8 +5,6 @@ the same outputs, so reading one teaches the other two (style guide). The plan's
 plain values, not Inputs: they decide which resources exist, which must be known at preview.
 """
 
-from __future__ import annotations
-
 import json
 from collections.abc import Mapping, Sequence
 from typing import NotRequired, TypedDict

@@ -1,9 +1,8 @@
 """`GcpGpuCluster`: VPC, Cloud NAT and a regional GKE cluster with one node pool per GPU pool."""
 
-from __future__ import annotations
-
 import ipaddress
-from typing import NotRequired
+from collections.abc import Mapping, Sequence
+from typing import NotRequired, TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -11,11 +10,12 @@ from pulumi_gcp import compute, container, projects, serviceaccount
 
 from optimizer.catalog import SYSTEM_POOL
 
+from .aliases import component_opts
 from .cluster import (
     DEFAULT_NETWORK_CIDR,
     GPU_TAINT_KEY,
     GPU_TAINT_VALUE,
-    GpuClusterArgs,
+    GpuPoolArgs,
     exec_kubeconfig,
     kubernetes_provider,
     node_labels,
@@ -46,9 +46,27 @@ NODE_ROLES = (
 OAUTH_SCOPES = ["https://www.googleapis.com/auth/cloud-platform"]
 
 
-class GcpGpuClusterArgs(GpuClusterArgs):
-    """`GpuClusterArgs` plus the GCP project (workload identity and IAM are per project)."""
+class GcpGpuClusterArgs(TypedDict):
+    """`GpuClusterArgs` plus the GCP project (workload identity and IAM are per project).
 
+    The shared fields are repeated rather than inherited: the schema takes each field's
+    description from the class that declares it (a test keeps the two in step).
+    """
+
+    region: str
+    """Cloud region, e.g. `us-east-1`, `westeurope`, `europe-west4`."""
+    cluster_name: str
+    """Physical cluster name; must already satisfy the cloud's naming rule."""
+    kubernetes_version: str
+    """Kubernetes minor version, e.g. `1.33`."""
+    gpu_pools: Sequence[GpuPoolArgs]
+    """The GPU node pools; one pool per (instance type, pricing)."""
+    tags: Mapping[str, str]
+    """Cost-allocation tags put on every taggable resource (AWS tags, Azure tags, GCP labels)."""
+    api_allowed_cidrs: NotRequired[Sequence[str]]
+    """CIDRs that may reach the public Kubernetes API; empty = private endpoint only."""
+    network_cidr: NotRequired[str]
+    """Address space of the cluster network (default 10.0.0.0/16)."""
     project: str
     """GCP project id that holds the cluster."""
     node_service_account_id: NotRequired[str]
@@ -59,16 +77,27 @@ class GcpGpuCluster(pulumi.ComponentResource):
     """A regional GKE cluster with private nodes, a system pool and one pool per GPU pool."""
 
     cloud: str
+    """`gcp`."""
     region: str
+    """The cluster's region (the `region` arg)."""
     name: pulumi.Output[str]
+    """Physical name of the GKE cluster."""
     endpoint: pulumi.Output[str]
+    """URL of the Kubernetes API server."""
     kubeconfig: pulumi.Output[str]
+    """Kubeconfig of the cluster (secret); credentials come from the cloud CLI at use."""
     provider: k8s.Provider
+    """Kubernetes provider for this cluster: deploy workloads into it with this provider."""
 
     def __init__(
         self, name: str, args: GcpGpuClusterArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("tricloud:index:GcpGpuCluster", name, {}, opts)
+        super().__init__(
+            "tricloud:index:GcpGpuCluster",
+            name,
+            {},
+            component_opts("tricloud:index:GcpGpuCluster", opts),
+        )
         validate_pools(args["gpu_pools"])
         for pool in args["gpu_pools"]:
             if pool["accelerator"] not in GCE_ACCELERATOR:

@@ -21,6 +21,7 @@ from optimizer.geo import GEO_CONTINENT
 from optimizer.plan import Cluster, NodePool, Plan
 from optimizer.solve import Infeasible, solve
 
+from .aliases import component_opts
 from .aws import ZONES, AwsGpuCluster
 from .azure import AzureGpuCluster
 from .cluster import GpuClusterArgs, GpuPoolArgs, pool_key
@@ -152,7 +153,9 @@ class Platform(pulumi.ComponentResource):
         settings: Settings,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        super().__init__("tricloud:index:Platform", name, {}, opts)
+        super().__init__(
+            "tricloud:index:Platform", name, {}, component_opts("tricloud:index:Platform", opts)
+        )
         tags = settings.cost_tags()
         self.clusters = {}
         self.services = {}
@@ -261,11 +264,12 @@ class Platform(pulumi.ComponentResource):
             interval_minutes=r.interval_minutes,
             name_prefix=f"tc-{settings.stack}",
             tags=tags,
-            providers=providers,
         )
         if settings.providers.gcp_project:
             args["gcp_project"] = settings.providers.gcp_project
-        return DatasetReplication("datasets", args, pulumi.ResourceOptions(parent=self))
+        return DatasetReplication(
+            "datasets", args, pulumi.ResourceOptions(parent=self), providers=providers
+        )
 
     def _warn_regional_algorithm(self, plan: Plan, settings: Settings) -> None:
         """Once per cloud: say what its load balancer does when it cannot do what was asked."""

@@ -38,8 +38,6 @@ account SAS for Azure sources) it is a Pulumi secret and belongs to a principal 
 read the primary bucket. IAM is one role/principal per mechanism.
 """
 
-from __future__ import annotations
-
 import json
 import re
 import uuid
@@ -56,6 +54,7 @@ from pulumi_gcp import storage as gcs
 
 from optimizer.replication import MECHANISMS, mechanism
 
+from .aliases import component_opts
 from .naming import fit, short_hash
 
 MODES = ("incremental", "mirror")
@@ -86,7 +85,13 @@ class ReplicationTargetArgs(TypedDict):
 
 
 class DatasetReplicationArgs(TypedDict):
-    """The plan's `replication` section plus naming, tags and providers."""
+    """The plan's `replication` section plus naming and tags.
+
+    The explicit provider per `cloud/region` is not an arg (a provider resource per location is
+    not expressible in a Pulumi package schema): Python callers pass `providers=` to
+    `DatasetReplication`; other languages pass one provider per cloud as the `providers`
+    resource option.
+    """
 
     primary: str
     """`cloud/region` that holds the primary bucket."""
@@ -100,8 +105,6 @@ class DatasetReplicationArgs(TypedDict):
     """Prefix of every physical name, e.g. `tc-prod`."""
     tags: Mapping[str, str]
     """Cost-allocation tags (AWS tags, Azure tags, GCP labels)."""
-    providers: Mapping[str, pulumi.ProviderResource]
-    """One explicit provider per `cloud/region` of the primary and every target."""
     gcp_project: NotRequired[str]
     """GCP project of GCS buckets and transfer jobs; required when a location is on GCP."""
 
@@ -113,7 +116,7 @@ class _Store:
     location: str
     cloud: str
     region: str
-    provider: pulumi.ProviderResource
+    provider: pulumi.ProviderResource | None
     name: str  # S3/GCS bucket name or storage account name
     url: pulumi.Output[str]
     ready: list[pulumi.Resource] = field(default_factory=list)  # versioning etc. in place
@@ -192,9 +195,27 @@ class DatasetReplication(pulumi.ComponentResource):
     """Target `cloud/region` -> mechanism id."""
 
     def __init__(
-        self, name: str, args: DatasetReplicationArgs, opts: pulumi.ResourceOptions | None = None
+        self,
+        name: str,
+        args: DatasetReplicationArgs,
+        opts: pulumi.ResourceOptions | None = None,
+        *,
+        providers: Mapping[str, pulumi.ProviderResource] | None = None,
     ) -> None:
-        super().__init__("tricloud:index:DatasetReplication", name, {}, opts)
+        """`providers`: one explicit provider per `cloud/region` of the primary and every
+        target (Python only). Without it every location uses the provider this component
+        inherits for its cloud (`opts.providers`), so each cloud may then hold one location
+        only, in that provider's region."""
+        super().__init__(
+            "tricloud:index:DatasetReplication",
+            name,
+            {},
+            component_opts("tricloud:index:DatasetReplication", opts),
+        )
+        if providers is None:
+            # Before 0.2 the providers were an arg; still accepted until the next major.
+            providers = args.get("providers")  # type: ignore[typeddict-item]
+        self._providers: Mapping[str, pulumi.ProviderResource | None] | None = providers
         self._name = name
         self._prefix = args["name_prefix"]
         self._tags = dict(args["tags"])
@@ -219,7 +240,7 @@ class DatasetReplication(pulumi.ComponentResource):
         for location in [primary, *(t["region"] for t in targets)]:
             self._stores[location] = self._storage(
                 location,
-                args["providers"][location],
+                self._providers[location] if self._providers is not None else None,
                 shared_key=sas_source and location == primary,
                 change_feed=change_feed and location == primary,
             )
@@ -266,9 +287,18 @@ class DatasetReplication(pulumi.ComponentResource):
                     f"{args['primary']} -> {t['region']}: mechanism {t['mechanism']!r}, "
                     f"expected {expected!r}"
                 )
-        for loc in locations:
-            if loc not in args["providers"]:
-                problems.append(f"no provider for {loc}")
+        if self._providers is not None:
+            problems += [
+                f"no provider for {loc}" for loc in locations if loc not in self._providers
+            ]
+        else:
+            clouds = [_split(loc)[0] for loc in locations]
+            problems += [
+                f"{cloud}: {clouds.count(cloud)} locations share the inherited {cloud} provider; "
+                "pass providers= (one per cloud/region)"
+                for cloud in sorted(set(clouds))
+                if clouds.count(cloud) > 1
+            ]
         if any(_split(loc)[0] == "gcp" for loc in locations) and not args.get("gcp_project"):
             problems.append("gcp_project is required when a location is on GCP")
         if problems:
@@ -300,7 +330,7 @@ class DatasetReplication(pulumi.ComponentResource):
     def _storage(
         self,
         location: str,
-        provider: pulumi.ProviderResource,
+        provider: pulumi.ProviderResource | None,
         shared_key: bool,
         change_feed: bool,
     ) -> _Store:
@@ -313,7 +343,7 @@ class DatasetReplication(pulumi.ComponentResource):
         return self._gcs_bucket(key, location, region, provider)
 
     def _s3_bucket(
-        self, key: str, location: str, region: str, provider: pulumi.ProviderResource
+        self, key: str, location: str, region: str, provider: pulumi.ProviderResource | None
     ) -> _Store:
         bucket_name = global_name(self._prefix, location, "s3-bucket")
         bucket = s3.Bucket(
@@ -377,7 +407,7 @@ class DatasetReplication(pulumi.ComponentResource):
         key: str,
         location: str,
         region: str,
-        provider: pulumi.ProviderResource,
+        provider: pulumi.ProviderResource | None,
         shared_key: bool,
         change_feed: bool,
     ) -> _Store:
@@ -450,7 +480,7 @@ class DatasetReplication(pulumi.ComponentResource):
         )
 
     def _gcs_bucket(
-        self, key: str, location: str, region: str, provider: pulumi.ProviderResource
+        self, key: str, location: str, region: str, provider: pulumi.ProviderResource | None
     ) -> _Store:
         bucket_name = global_name(self._prefix, location, "gcs-bucket")
         # GCS encrypts every object at rest (Google-managed keys); nothing to switch on.

@@ -6,8 +6,6 @@ type LoadBalancer in front of all of them, an HPA per Deployment bounded by the 
 PodDisruptionBudget over the service.
 """
 
-from __future__ import annotations
-
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import NotRequired, TypedDict
@@ -19,6 +17,7 @@ from pulumi_kubernetes.core.v1 import Namespace, Service
 from pulumi_kubernetes.meta.v1 import ObjectMetaArgs
 from pulumi_kubernetes.policy.v1 import PodDisruptionBudget
 
+from .aliases import component_opts
 from .cluster import GPU_TAINT_KEY, LABEL_ACCELERATOR, LABEL_POOL
 from .naming import fit
 
@@ -153,7 +152,9 @@ class InferenceService(pulumi.ComponentResource):
     """Namespace, Deployments, LoadBalancer Service, HPAs and a PDB for one service."""
 
     service_name: str
+    """The service's Kubernetes name (namespace, app label)."""
     namespace: pulumi.Output[str]
+    """Namespace holding the service's objects."""
     address: pulumi.Output[str]
     """Public hostname or IP of the regional load balancer."""
     ips: pulumi.Output[list[str]]
@@ -162,7 +163,12 @@ class InferenceService(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: InferenceServiceArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("tricloud:index:InferenceService", name, {}, opts)
+        super().__init__(
+            "tricloud:index:InferenceService",
+            name,
+            {},
+            component_opts("tricloud:index:InferenceService", opts),
+        )
         svc = fit(args["service"], "k8s-label")
         self.service_name = svc
         labels = {**args["labels"], APP_LABEL: svc}
@@ -185,7 +191,10 @@ class InferenceService(pulumi.ComponentResource):
                 )
             resources = {
                 "requests": {"cpu": wp["cpu"], "memory": wp["memory"]},
-                "limits": {"nvidia.com/gpu": str(wp["gpus_per_replica"]), "memory": wp["memory"]},
+                "limits": {
+                    "nvidia.com/gpu": str(int(wp["gpus_per_replica"])),
+                    "memory": wp["memory"],
+                },
             }
             deployment = Deployment(
                 f"{name}-{wp['pool']}",

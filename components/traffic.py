@@ -18,14 +18,13 @@ nearest AWS region's; Traffic Manager's Performance method needs an Azure locati
 endpoint, likewise the nearest one.
 """
 
-from __future__ import annotations
-
 import math
 from collections.abc import Mapping, Sequence
 from typing import NotRequired, TypedDict
 
 import pulumi
 
+from .aliases import component_opts
 from .naming import fit, short_hash
 
 TTL = 60
@@ -69,8 +68,11 @@ class DnsRegion(TypedDict):
     """A region of the DNS cloud: where it is and on which continent."""
 
     latitude: float
+    """Latitude of the region, degrees."""
     longitude: float
+    """Longitude of the region, degrees."""
     continent: str
+    """Continent, e.g. `Europe`, `North America` (geo routing)."""
 
 
 class GlobalLoadBalancerArgs(TypedDict):
@@ -181,7 +183,7 @@ class GlobalLoadBalancer(pulumi.ComponentResource):
     """DNS-based global load balancing of one service over its regional endpoints."""
 
     hostname: str
-    """The service's DNS name."""
+    """The service's DNS name, `<service>.<hostname>.<zone>`."""
     endpoint_names: dict[str, str]
     """`cloud/region` -> the endpoint's own DNS name."""
     weights: dict[str, int]
@@ -190,7 +192,12 @@ class GlobalLoadBalancer(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: GlobalLoadBalancerArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("tricloud:index:GlobalLoadBalancer", name, {}, opts)
+        super().__init__(
+            "tricloud:index:GlobalLoadBalancer",
+            name,
+            {},
+            component_opts("tricloud:index:GlobalLoadBalancer", opts),
+        )
         endpoints = sorted(args["endpoints"], key=lambda e: e["region"])
         if not endpoints:
             raise ValueError(f"{args['service']}: a global load balancer needs endpoints")

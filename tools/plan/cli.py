@@ -4,7 +4,8 @@ Loads `stacks/Pulumi.<stack>.yaml`, runs the project's `__main__.py` under the P
 mock engine, evaluates the policy pack on what it registered, prints a summary and writes
 `plan.json`, `resources.json`, `policy.json`, `summary.md` (the pull-request comment) and
 `diff.json` (what changes against `--compare-to`, see `tools.plan.diff`). Nothing is sent to
-any cloud.
+any cloud. A program that exports no `placement` (one composing the components by hand) gets a
+`null` plan.json and diff.json and a summary that says so.
 
 Exit codes: 0 ok, 1 a mandatory policy violation, 2 bad input (stack config, infeasible
 placement, missing stack file).
@@ -132,6 +133,10 @@ def main(argv: list[str] | None = None) -> int:
     print(summary.console(args.stack, capture, verdicts, seconds))
     if args.compare_to:
         print(summary.console_changes(doc, _shown(args.compare_to, project)))
+    if args.write_lock and placement is None:
+        return _problems(
+            "nothing to lock", ["--write-lock: the program exports no placement (no optimizer)"]
+        )
     if args.write_lock:
         lock = stacks / f"placement.{args.stack}.json"
         lock.write_text(dumps(placement))

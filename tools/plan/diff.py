@@ -515,7 +515,7 @@ def _change_lines(doc: Mapping[str, Any]) -> list[str]:
     return out
 
 
-def _policy_lines(doc: Mapping[str, Any], note: str = "") -> list[str]:
+def policy_lines(doc: Mapping[str, Any], note: str = "") -> list[str]:
     policy = doc["policy"]
     out = ["", "#### Policy", ""]
     if note:
@@ -592,7 +592,7 @@ def render(
         "",
         *_cost_lines(doc),
         *_change_lines(doc),
-        *_policy_lines(doc, policy_note),
+        *policy_lines(doc, policy_note),
         *_solver_lines(doc),
     ]
     if warnings:

@@ -21,6 +21,7 @@ from typing import Any
 from google.protobuf import json_format
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
+from pulumi.runtime.proto.resource_pb2 import RESOURCE_MONITOR_FEATURE_ALIAS_SPECS
 from pulumi.runtime.settings import configure
 from pulumi.runtime.stack import run_in_stack
 
@@ -72,6 +73,10 @@ class Registration:
     retain_on_delete: bool
     ignore_changes: list[str]
     depends_on: list[str]
+    aliases: list[str] = field(default_factory=list)
+    """URNs this resource had before (its aliases, resolved; see `CapturingMonitor`). Not in
+    `to_json`: the provider SDKs alias many types to their old API versions (every Kubernetes
+    Deployment lists its beta versions), which would be noise in every plan."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -103,17 +108,45 @@ class Capture:
 
 
 class CapturingMonitor(pulumi_mocks.MockMonitor):
-    """The SDK's MockMonitor, recording each request's options as well as its inputs."""
+    """The SDK's MockMonitor, recording each request's options as well as its inputs.
+
+    Aliases are recorded as the URNs they name, as the engine resolves them. The monitor does
+    not offer the `aliasSpecs` feature, so the SDK computes a resource's own alias URNs and
+    sends them as `aliasURNs`; the aliases a child inherits from a renamed or moved parent are
+    derived here, as the engine does (the SDK leaves those to the engine).
+    """
 
     def __init__(self, mocks: CloudMocks, capture: Capture) -> None:
         super().__init__(mocks)
         self.capture = capture
+        self._registered: dict[str, tuple[str, list[str]]] = {}  # urn -> (name, aliases)
+
+    def _aliases(self, request) -> list[str]:
+        out = list(request.aliasURNs)
+        parent_name, parent_aliases = self._registered.get(request.parent, ("", []))
+        for parent_alias in parent_aliases:
+            out.append(_inherited_alias(request.name, request.type, parent_name, parent_alias))
+        return list(dict.fromkeys(out))
+
+    def SupportsFeature(self, request):
+        if request.id == "aliasSpecs":
+            return type("SupportsFeatureResponse", (object,), {"hasSupport": False})
+        return super().SupportsFeature(request)
+
+    def GetDeploymentInfo(self, request):
+        info = super().GetDeploymentInfo(request)
+        kept = [f for f in info.supportedFeatures if f != RESOURCE_MONITOR_FEATURE_ALIAS_SPECS]
+        del info.supportedFeatures[:]
+        info.supportedFeatures.extend(kept)
+        return info
 
     def RegisterResource(self, request):
         response = super().RegisterResource(request)
         if request.type == "pulumi:pulumi:Stack":
             return response
         raw = json_format.MessageToDict(request.object, preserving_proto_field_name=True)
+        aliases = self._aliases(request)
+        self._registered[response.urn] = (request.name, aliases)
         self.capture.resources.append(
             Registration(
                 urn=response.urn,
@@ -127,6 +160,7 @@ class CapturingMonitor(pulumi_mocks.MockMonitor):
                 retain_on_delete=bool(request.retainOnDelete),
                 ignore_changes=list(request.ignoreChanges),
                 depends_on=sorted(request.dependencies),
+                aliases=aliases,
             )
         )
         return response
@@ -136,6 +170,15 @@ class CapturingMonitor(pulumi_mocks.MockMonitor):
             raw = json_format.MessageToDict(request.outputs, preserving_proto_field_name=True)
             self.capture.outputs = plain(raw)
         return super().RegisterResourceOutputs(request)
+
+
+def _inherited_alias(name: str, type_: str, parent_name: str, parent_alias: str) -> str:
+    """The URN a child had under its parent's earlier identity `parent_alias`. A child named
+    after its parent (`<parent>-x`) is assumed to have been named after the old name too."""
+    prefix, project, parent_type, old_parent_name = parent_alias.split("::", 3)
+    if parent_name and name.startswith(parent_name):
+        name = old_parent_name + name[len(parent_name) :]
+    return f"{prefix}::{project}::{parent_type}${type_}::{name}"
 
 
 class _LogCollector(logging.Handler):

@@ -31,6 +31,21 @@ def _fake_ca(text: str) -> str:
     return base64.b64encode(f"mock certificate authority for {text}".encode()).decode()
 
 
+# The input that holds an Azure resource's own name, per type tricloud declares.
+AZURE_NAME_INPUT = {
+    "azure-native:resources:ResourceGroup": "resourceGroupName",
+    "azure-native:network:VirtualNetwork": "virtualNetworkName",
+    "azure-native:network:Subnet": "subnetName",
+    "azure-native:containerservice:ManagedCluster": "resourceName",
+    "azure-native:containerservice:AgentPool": "agentPoolName",
+    "azure-native:storage:StorageAccount": "accountName",
+    "azure-native:storage:BlobContainer": "containerName",
+    "azure-native:trafficmanager:Profile": "profileName",
+    "azure-native:datafactory:Factory": "factoryName",
+    "azure-native:dns:RecordSet": "relativeRecordSetName",
+}
+
+
 class CloudMocks(Mocks):
     """Computed outputs for the resource types tricloud declares; inputs pass through."""
 
@@ -53,6 +68,12 @@ class CloudMocks(Mocks):
         return resource_id, state
 
     def _computed(self, typ: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+        if typ.startswith("azure-native:"):
+            # Azure returns the resource's own name as `name`; later inputs (a pool's cluster,
+            # a subnet's VNet) are built from it.
+            own = AZURE_NAME_INPUT.get(typ)
+            out = {"name": inputs.get(own, name) if own else name}
+            return out | self._azure(typ, name, inputs)
         if typ.startswith("aws:"):
             out: dict[str, Any] = {"arn": f"arn:aws:mock:::{typ.split(':')[-1].lower()}/{name}"}
             if typ == "aws:ec2/eip:Eip":
@@ -64,16 +85,6 @@ class CloudMocks(Mocks):
                     "name": inputs.get("name", name),
                 }
             return out
-        if typ == "azure-native:containerservice:ManagedCluster":
-            return {"fqdn": f"{inputs.get('dnsPrefix', name)}-{_h(name, 8)}.mock.azmk8s.io"}
-        if typ == "azure-native:trafficmanager:Profile":
-            relative = inputs.get("dnsConfig", {}).get("relativeName", name)
-            return {
-                "dnsConfig": {
-                    **inputs.get("dnsConfig", {}),
-                    "fqdn": f"{relative}.trafficmanager.net",
-                }
-            }
         if typ == "gcp:container/cluster:Cluster":
             return {
                 "endpoint": _ip(name),
@@ -91,6 +102,19 @@ class CloudMocks(Mocks):
                     "loadBalancer": {
                         "ingress": [{"ip": _ip(name), "hostname": f"{_h(name)}.mock-lb.example"}]
                     }
+                }
+            }
+        return {}
+
+    def _azure(self, typ: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+        if typ == "azure-native:containerservice:ManagedCluster":
+            return {"fqdn": f"{inputs.get('dnsPrefix', name)}-{_h(name, 8)}.mock.azmk8s.io"}
+        if typ == "azure-native:trafficmanager:Profile":
+            relative = inputs.get("dnsConfig", {}).get("relativeName", name)
+            return {
+                "dnsConfig": {
+                    **inputs.get("dnsConfig", {}),
+                    "fqdn": f"{relative}.trafficmanager.net",
                 }
             }
         return {}

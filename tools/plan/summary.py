@@ -98,11 +98,13 @@ def _counts(capture: Capture) -> list[list[str]]:
 
 def compare(
     stack: str, capture: Capture, verdicts: Verdicts, before: dict[str, Any] | None
-) -> dict[str, Any]:
-    """The `diff.json` document of this run against an earlier plan (None: a new stack)."""
-    return diff.compare(
-        before, capture.outputs["placement"], [v.to_json() for v in verdicts.items], stack=stack
-    )
+) -> dict[str, Any] | None:
+    """The `diff.json` document of this run against an earlier plan (`before` None: a new
+    stack); None when the program exports no placement."""
+    after = capture.outputs.get("placement")
+    if after is None:
+        return None
+    return diff.compare(before, after, [v.to_json() for v in verdicts.items], stack=stack)
 
 
 def render(
@@ -114,7 +116,9 @@ def render(
 ) -> str:
     """`summary.md`: the comment of `tools.plan.diff.render`, with what only the run knows
     (the estimate from resources, replication, hostnames, resource counts) collapsed below."""
-    plan = capture.outputs["placement"]
+    plan = capture.outputs.get("placement")
+    if plan is None:
+        return _render_without_placement(stack, capture, verdicts)
     if doc is None:
         doc = compare(stack, capture, verdicts, before)
     replication = plan["replication"]
@@ -140,8 +144,10 @@ def render(
     )
 
 
-def console_changes(doc: dict[str, Any], against: str) -> str:
+def console_changes(doc: dict[str, Any] | None, against: str) -> str:
     """A few lines for the console: what changes against `--compare-to`."""
+    if doc is None:
+        return f"against {against}: nothing to compare (no placement)"
     if doc["new"]:
         return f"against {against}: no earlier plan (a new stack)"
     cost = doc["cost"]
@@ -156,8 +162,48 @@ def console_changes(doc: dict[str, Any], against: str) -> str:
     return "\n".join(lines)
 
 
+NO_PLACEMENT = (
+    "no placement: the program exports no `placement` (it composes the components by hand, "
+    "without the optimizer); plan.json is null"
+)
+
+
+def _render_without_placement(stack: str, capture: Capture, verdicts: Verdicts) -> str:
+    out = [
+        diff.MARKER.format(stack=stack),
+        f"### tricloud plan: `{stack}`",
+        "",
+        f"_{NO_PLACEMENT}._",
+    ]
+    if capture.outputs.get("hostnames"):
+        out += ["", diff.md_table(["SERVICE", "HOSTNAME"], _hostname_rows(capture))]
+    doc = {"policy": diff.policy_summary(v.to_json() for v in verdicts.items)}
+    out += diff.policy_lines(doc, verdicts.note)
+    if capture.warnings:
+        out += ["", "#### Warnings", ""] + [f"- {w}" for w in capture.warnings]
+    out += [
+        "",
+        f"#### Resources by type ({len(capture.resources)})",
+        "",
+        diff.md_table(["TYPE", "COUNT"], _counts(capture), right={1}),
+        "",
+        "_Offline plan under the Pulumi mock engine: nothing was sent to any cloud._",
+        "",
+    ]
+    return "\n".join(out)
+
+
 def console(stack: str, capture: Capture, verdicts: Verdicts, seconds: float) -> str:
-    plan = capture.outputs["placement"]
+    plan = capture.outputs.get("placement")
+    if plan is None:
+        out = [
+            f"stack {stack}: {len(capture.resources)} resources, program ran in {seconds:.1f} s",
+            NO_PLACEMENT,
+            "",
+        ]
+        if capture.outputs.get("hostnames"):
+            out += [table(["SERVICE", "HOSTNAME"], _hostname_rows(capture)), ""]
+        return "\n".join(out + _console_tail(capture, verdicts))
     solver = plan["solver"]
     out = [
         f"stack {stack}: {len(plan['clusters'])} clusters, {len(capture.resources)} resources, "
@@ -174,9 +220,12 @@ def console(stack: str, capture: Capture, verdicts: Verdicts, seconds: float) ->
         "",
         table(["SERVICE", "HOSTNAME"], _hostname_rows(capture)),
         "",
-        table(["RESOURCE TYPE", "COUNT"], _counts(capture), right={1}),
-        "",
     ]
+    return "\n".join(out + _console_tail(capture, verdicts))
+
+
+def _console_tail(capture: Capture, verdicts: Verdicts) -> list[str]:
+    out = [table(["RESOURCE TYPE", "COUNT"], _counts(capture), right={1}), ""]
     if verdicts.note:
         out.append(f"policy: {verdicts.note}")
     for v in verdicts.items:
@@ -185,4 +234,4 @@ def console(stack: str, capture: Capture, verdicts: Verdicts, seconds: float) ->
         out.append("policy: all policies pass")
     for w in capture.warnings:
         out.append(f"warning: {w}")
-    return "\n".join(out)
+    return out
