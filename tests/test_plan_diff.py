@@ -292,3 +292,8 @@ def test_cli_compare_to_writes_diff_json_and_the_comment(tmp_path, monkeypatch, 
     assert json.loads((out / "diff.json").read_text())["new"] is True
     assert "**New stack: no earlier plan to compare.**" in (out / "summary.md").read_text()
     assert "no earlier plan (a new stack)" in capsys.readouterr().out
+
+
+def test_a_stack_policy_without_urn_names_the_stack():
+    doc = diff.compare(lock("dev"), lock("dev"), [verdict("x", "mandatory", "", "m")], stack="dev")
+    assert doc["policy"]["verdicts"][0]["resource"] == "(stack)"

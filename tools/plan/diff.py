@@ -25,6 +25,7 @@ Pure functions over plain data, so the comment can be tested without running the
     routing: {threshold, changes: [{service, region, before, after, delta}]}  (|delta| above
              the threshold; weights are shares of the service's traffic, 0 when absent)
     policy: {mandatory, advisory, blocking, verdicts: [{policy, level, resource, message}]}
+            (resource "(stack)" for a stack policy without a URN)
             (mandatory first)
     solver: {before, after: {status, mipGap, variables, constraints}, stability: {incumbent,
              kept, savingsPercent}, catalog: {before, after, changed}}
@@ -173,7 +174,7 @@ def policy_summary(verdicts: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
             {
                 "policy": v["policy"],
                 "level": v["level"],
-                "resource": short(v.get("urn", "")),
+                "resource": short(v.get("urn", "")) or "(stack)",
                 "message": v["message"],
             }
             for v in verdicts
