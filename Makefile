@@ -5,7 +5,7 @@ UV := $(shell command -v uv 2>/dev/null || echo .venv-tools/bin/uv)
 
 STACK ?= dev
 
-.PHONY: help setup test lint format bench plan lock
+.PHONY: help setup test lint format bench plan lock lock-check
 help:
 	@echo "make setup  - create .venv from uv.lock (installs uv through pip if missing)"
 	@echo "make test   - run the test suite (sets up first if needed)"
@@ -13,6 +13,7 @@ help:
 	@echo "make format - apply ruff fixes and formatting"
 	@echo "make plan   - offline plan of a stack, no cloud account: make plan STACK=prod (default dev)"
 	@echo "make lock   - rewrite stacks/placement.\$$STACK.json from the optimizer's current result"
+	@echo "make lock-check - every stack's lock equals the optimizer's result (STACKS=\"dev prod\" for some)"
 	@echo "make bench  - optimizer benchmarks (prints tables)"
 
 # uv is installed into a private tool venv when it is not on PATH, never globally.
@@ -44,6 +45,12 @@ plan: setup
 
 lock: setup
 	$(PY) -m tools.plan --stack $(STACK) --write-lock
+
+# Every stacks/Pulumi.*.yaml unless STACKS names some: exit 1 naming the stack and the change
+# when a lock is stale (python -m tools.plan.lockcheck --help).
+STACKS ?=
+lock-check: setup
+	$(PY) -m tools.plan.lockcheck $(foreach s,$(STACKS),--stack $(s))
 
 bench: setup
 	$(PY) -m bench.optimizer

@@ -104,7 +104,7 @@ def test_files_written_by_the_offline_plan_hold_no_credential(tmp_path, capsys):
     out, err = capsys.readouterr()
     assert code == 0, err
     written = sorted(p.name for p in tmp_path.iterdir())
-    assert written == ["plan.json", "policy.json", "resources.json", "summary.md"]
+    assert written == ["diff.json", "plan.json", "policy.json", "resources.json", "summary.md"]
     assert (tmp_path / "resources.json").read_text() == resources_json(stack)
     for name in written:
         assert leaks((tmp_path / name).read_text(), stack) == [], name

@@ -2,9 +2,10 @@
 
 Loads `stacks/Pulumi.<stack>.yaml`, runs the project's `__main__.py` under the Pulumi SDK's
 mock engine, evaluates the policy pack on what it registered, prints a summary and writes
-`plan.json`, `resources.json`, `policy.json` and `summary.md`. Nothing is sent to any cloud.
-A program that exports no `placement` (one composing the components by hand) gets a `null`
-plan.json and a summary that says so.
+`plan.json`, `resources.json`, `policy.json`, `summary.md` (the pull-request comment) and
+`diff.json` (what changes against `--compare-to`, see `tools.plan.diff`). Nothing is sent to
+any cloud. A program that exports no `placement` (one composing the components by hand) gets a
+`null` plan.json and diff.json and a summary that says so.
 
 Exit codes: 0 ok, 1 a mandatory policy violation, 2 bad input (stack config, infeasible
 placement, missing stack file).
@@ -22,7 +23,7 @@ from typing import Any
 from components.settings import config_from_stack_file
 from optimizer.errors import InputError
 
-from . import policy, summary
+from . import diff, policy, summary
 from .engine import Capture, run_program
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -45,7 +46,8 @@ def _parser() -> argparse.ArgumentParser:
         "--compare-to",
         type=Path,
         default=None,
-        help="folder of an earlier offline plan; summary.md then shows what changes",
+        help="folder of an earlier offline plan (its plan.json); summary.md and diff.json then "
+        "show what changes (a folder without plan.json: a new stack)",
     )
     p.add_argument(
         "--write-lock",
@@ -125,9 +127,12 @@ def main(argv: list[str] | None = None) -> int:
     (out_dir / "resources.json").write_text(dumps([r.to_json() for r in capture.resources]))
     (out_dir / "policy.json").write_text(dumps([v.to_json() for v in verdicts.items]))
     before = summary.load_previous(args.compare_to) if args.compare_to else None
-    text = summary.render(args.stack, capture, verdicts, before)
-    (out_dir / "summary.md").write_text(text)
+    doc = summary.compare(args.stack, capture, verdicts, before)
+    (out_dir / "diff.json").write_text(diff.dumps(doc))
+    (out_dir / "summary.md").write_text(summary.render(args.stack, capture, verdicts, before, doc))
     print(summary.console(args.stack, capture, verdicts, seconds))
+    if args.compare_to:
+        print(summary.console_changes(doc, _shown(args.compare_to, project)))
     if args.write_lock and placement is None:
         return _problems(
             "nothing to lock", ["--write-lock: the program exports no placement (no optimizer)"]

@@ -1,7 +1,9 @@
 """The offline plan's summary: printed to the console and written as `summary.md`.
 
-`summary.md` is what a pull request comment shows: the placement, the monthly cost (and what
-changes against `--compare-to`), resource counts by type, the policy verdicts and warnings.
+`summary.md` is what a pull request comment shows (`tools.plan.diff` builds it and `diff.json`
+from plain data): the monthly cost and what changes against `--compare-to`, the policy verdicts,
+the solver, the placement, and collapsed below what only this run knows (the estimate from the
+resources, replication, hostnames, resource counts).
 """
 
 from __future__ import annotations
@@ -13,10 +15,11 @@ from typing import Any
 
 from optimizer.cli import table
 
+from . import diff
 from .engine import Capture
 from .policy import Verdicts
 
-FILES = ("plan.json", "resources.json", "policy.json", "summary.md")
+FILES = ("plan.json", "resources.json", "policy.json", "summary.md", "diff.json")
 
 
 def load_previous(folder: Path) -> dict[str, Any] | None:
@@ -27,31 +30,11 @@ def load_previous(folder: Path) -> dict[str, Any] | None:
     return json.loads(path.read_text())
 
 
-def _pools(plan: dict[str, Any]) -> dict[tuple[str, str, str], dict[str, Any]]:
-    return {
-        (f"{c['cloud']}/{c['region']}", p["instanceType"], p["pricing"]): p
-        for c in plan.get("clusters", [])
-        for p in c.get("nodePools", [])
-    }
-
-
 def _placement_rows(plan: dict[str, Any]) -> list[list[str]]:
-    rows = []
-    for (region, instance, pricing), p in sorted(_pools(plan).items()):
-        rows.append(
-            [
-                region,
-                f"{instance} ({p['acceleratorCount']}x{p['accelerator']})",
-                pricing,
-                f"{p['minNodes']}-{p['maxNodes']}",
-                f"{p['hourlyUsd'] * p['nodes'] * 730:,.2f}",
-                ", ".join(f"{s} x{n}" for s, n in sorted(p["replicas"].items())),
-            ]
-        )
-    return rows
+    return diff.placement_rows(plan)
 
 
-PLACEMENT_HEADERS = ["CLUSTER", "INSTANCE", "PRICING", "NODES", "USD/MONTH", "REPLICAS"]
+PLACEMENT_HEADERS = diff.PLACEMENT_HEADERS
 
 
 def _cost_rows(plan: dict[str, Any]) -> list[list[str]]:
@@ -113,27 +96,70 @@ def _counts(capture: Capture) -> list[list[str]]:
     return [[t, str(n)] for t, n in sorted(counts.items())]
 
 
-def _md_table(headers: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    lines += ["| " + " | ".join(r) + " |" for r in rows]
+def compare(
+    stack: str, capture: Capture, verdicts: Verdicts, before: dict[str, Any] | None
+) -> dict[str, Any] | None:
+    """The `diff.json` document of this run against an earlier plan (`before` None: a new
+    stack); None when the program exports no placement."""
+    after = capture.outputs.get("placement")
+    if after is None:
+        return None
+    return diff.compare(before, after, [v.to_json() for v in verdicts.items], stack=stack)
+
+
+def render(
+    stack: str,
+    capture: Capture,
+    verdicts: Verdicts,
+    before: dict[str, Any] | None,
+    doc: dict[str, Any] | None = None,
+) -> str:
+    """`summary.md`: the comment of `tools.plan.diff.render`, with what only the run knows
+    (the estimate from resources, replication, hostnames, resource counts) collapsed below."""
+    plan = capture.outputs.get("placement")
+    if plan is None:
+        return _render_without_placement(stack, capture, verdicts)
+    if doc is None:
+        doc = compare(stack, capture, verdicts, before)
+    replication = plan["replication"]
+    details = [
+        (
+            "Cost estimated from the resources (what monthly-cost-limit checks)",
+            estimated_from_resources(capture),
+        ),
+        (
+            f"Replication ({replication['mode']}, primary {replication['primary']})",
+            diff.md_table(REPLICATION_HEADERS, _replication_rows(plan), right={4})
+            if replication["targets"]
+            else "no replicas: one serving region",
+        ),
+        ("Hostnames", diff.md_table(["SERVICE", "HOSTNAME"], _hostname_rows(capture))),
+        (
+            f"Resources by type ({len(capture.resources)})",
+            diff.md_table(["TYPE", "COUNT"], _counts(capture), right={1}),
+        ),
+    ]
+    return diff.render(
+        doc, plan, details=details, policy_note=verdicts.note, warnings=capture.warnings
+    )
+
+
+def console_changes(doc: dict[str, Any] | None, against: str) -> str:
+    """A few lines for the console: what changes against `--compare-to`."""
+    if doc is None:
+        return f"against {against}: nothing to compare (no placement)"
+    if doc["new"]:
+        return f"against {against}: no earlier plan (a new stack)"
+    cost = doc["cost"]
+    delta = cost["delta"]
+    pct = "" if delta["percent"] is None else f", {delta['percent']:+.1f}%"
+    lines = [
+        f"against {against}: monthly cost {cost['before']['total']:,.2f} -> "
+        f"{cost['after']['total']:,.2f} USD ({delta['total']:+,.2f}{pct})"
+    ]
+    changes = [c for c in diff.lock_changes(doc) if not c.startswith("total ")]
+    lines += [f"  {c}" for c in changes] or ["  placement and routing unchanged"]
     return "\n".join(lines)
-
-
-def _changes(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
-    old, new = _pools(before), _pools(after)
-    out = []
-    for key in sorted(new.keys() - old.keys()):
-        out.append(f"added {key[0]} {key[1]} {key[2]}: {new[key]['nodes']} nodes")
-    for key in sorted(old.keys() - new.keys()):
-        out.append(f"removed {key[0]} {key[1]} {key[2]}: {old[key]['nodes']} nodes")
-    for key in sorted(old.keys() & new.keys()):
-        a, b = old[key], new[key]
-        if (a["minNodes"], a["maxNodes"]) != (b["minNodes"], b["maxNodes"]):
-            out.append(
-                f"resized {key[0]} {key[1]} {key[2]}: {a['minNodes']}-{a['maxNodes']} -> "
-                f"{b['minNodes']}-{b['maxNodes']} nodes"
-            )
-    return out
 
 
 NO_PLACEMENT = (
@@ -142,85 +168,29 @@ NO_PLACEMENT = (
 )
 
 
-def render(stack: str, capture: Capture, verdicts: Verdicts, before: dict[str, Any] | None) -> str:
-    plan = capture.outputs.get("placement")
-    if plan is None:
-        return _render_without_placement(stack, capture, verdicts)
-    total = plan["cost"]["monthlyUsd"]["total"]
-    solver = plan["solver"]
-    out = [f"## tricloud plan: `{stack}`", ""]
-    if before is None:
-        out.append(f"**Monthly cost: ${total:,.2f}** (no earlier plan to compare)")
-    else:
-        old = before["cost"]["monthlyUsd"]["total"]
-        delta = total - old
-        pct = f" ({delta / old:+.1%})" if old else ""
-        out.append(f"**Monthly cost: ${old:,.2f} -> ${total:,.2f}, {delta:+,.2f}{pct}**")
-        changes = _changes(before, plan)
-        out += ["", "Placement changes:" if changes else "Placement: unchanged."]
-        out += [f"- {c}" for c in changes]
-    out += [
-        "",
-        f"Solver: {solver['status']}, proven gap {solver['mipGap']:.2e}; "
-        f"catalog {plan['catalog']['snapshot']}; lock: "
-        + (
-            f"{plan['stability']['incumbent']} ({'kept' if plan['stability']['kept'] else 'moved'})"
-            if plan["stability"].get("incumbent")
-            else "none"
-        ),
-        "",
-        _md_table(PLACEMENT_HEADERS, _placement_rows(plan)),
-        "",
-        _md_table(["COST USD/MONTH", "AMOUNT"], _cost_rows(plan)),
-        "",
-        estimated_from_resources(capture),
-        "",
-        f"Replication ({plan['replication']['mode']}, primary {plan['replication']['primary']}):",
-        "",
-        _md_table(REPLICATION_HEADERS, _replication_rows(plan))
-        if plan["replication"]["targets"]
-        else "no replicas: one serving region",
-        "",
-        _md_table(["SERVICE", "HOSTNAME"], _hostname_rows(capture)),
-        "",
-    ]
-    return "\n".join(out + _policy_and_resources(capture, verdicts))
-
-
 def _render_without_placement(stack: str, capture: Capture, verdicts: Verdicts) -> str:
-    out = [f"## tricloud plan: `{stack}`", "", f"_{NO_PLACEMENT}._", ""]
+    out = [
+        diff.MARKER.format(stack=stack),
+        f"### tricloud plan: `{stack}`",
+        "",
+        f"_{NO_PLACEMENT}._",
+    ]
     if capture.outputs.get("hostnames"):
-        out += [_md_table(["SERVICE", "HOSTNAME"], _hostname_rows(capture)), ""]
-    return "\n".join(out + _policy_and_resources(capture, verdicts))
-
-
-def _policy_and_resources(capture: Capture, verdicts: Verdicts) -> list[str]:
-    out = ["### Policy", ""]
-    if verdicts.note:
-        out.append(verdicts.note)
-    if verdicts.items:
-        out.append(
-            _md_table(
-                ["POLICY", "LEVEL", "RESOURCE", "MESSAGE"],
-                [[v.policy, v.level, v.urn.rsplit("::", 1)[-1], v.message] for v in verdicts.items],
-            )
-        )
-    elif not verdicts.note:
-        out.append("All policies pass.")
+        out += ["", diff.md_table(["SERVICE", "HOSTNAME"], _hostname_rows(capture))]
+    doc = {"policy": diff.policy_summary(v.to_json() for v in verdicts.items)}
+    out += diff.policy_lines(doc, verdicts.note)
     if capture.warnings:
-        out += ["", "### Warnings", ""] + [f"- {w}" for w in capture.warnings]
+        out += ["", "#### Warnings", ""] + [f"- {w}" for w in capture.warnings]
     out += [
         "",
-        "<details><summary>Resources by type</summary>",
+        f"#### Resources by type ({len(capture.resources)})",
         "",
-        _md_table(["TYPE", "COUNT"], _counts(capture)),
-        "",
-        "</details>",
+        diff.md_table(["TYPE", "COUNT"], _counts(capture), right={1}),
         "",
         "_Offline plan under the Pulumi mock engine: nothing was sent to any cloud._",
         "",
     ]
-    return out
+    return "\n".join(out)
 
 
 def console(stack: str, capture: Capture, verdicts: Verdicts, seconds: float) -> str:

