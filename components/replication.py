@@ -828,14 +828,18 @@ class DatasetReplication(pulumi.ComponentResource):
                 opts=self._opts(d, depends_on=[policy, *d.ready]),
             )
             if src.cloud != "gcp":
-                # DataSync's Azure Blob location needs an agent in the installed provider
-                # (agent_arns is required), i.e. a VM from the DataSync image activated as a
-                # `datasync.Agent`; tricloud does not run one, so no task is declared.
+                # The DataSync API takes Azure Blob agentless in Enhanced mode, but the AWS
+                # provider still requires agent_arns on LocationAzureBlob
+                # (hashicorp/terraform-provider-aws#43066). An agent is a VM from the DataSync
+                # image, activated over HTTP from where `pulumi up` runs; tricloud does not run
+                # one, so no task is declared until the provider accepts agentless locations.
                 pulumi.log.warn(
-                    f"replication to {d.location} (aws-datasync) from {src.location}: DataSync "
-                    "reads Azure Blob only through an agent (LocationAzureBlob.agent_arns), which "
-                    "this program does not deploy; the replica bucket, role and S3 location exist "
-                    "but no task copies into it",
+                    f"replication to {d.location} (aws-datasync) from {src.location}: the AWS "
+                    "provider requires a DataSync agent for Azure Blob sources "
+                    "(LocationAzureBlob.agent_arns; terraform-provider-aws#43066), which this "
+                    "program does not deploy; the replica bucket, role and S3 location exist but "
+                    "no task copies into it. Put the replication primary on AWS or GCP "
+                    "(tricloud:replication.primary) to avoid this",
                     self,
                 )
                 continue
