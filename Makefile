@@ -5,7 +5,7 @@ UV := $(shell command -v uv 2>/dev/null || echo .venv-tools/bin/uv)
 
 STACK ?= dev
 
-.PHONY: help setup test lint format bench plan lock lock-check
+.PHONY: help setup test lint format bench bench-plan plan lock lock-check
 help:
 	@echo "make setup  - create .venv from uv.lock (installs uv through pip if missing)"
 	@echo "make test   - run the test suite (sets up first if needed)"
@@ -15,6 +15,7 @@ help:
 	@echo "make lock   - rewrite stacks/placement.\$$STACK.json from the optimizer's current result"
 	@echo "make lock-check - every stack's lock equals the optimizer's result (STACKS=\"dev prod\" for some)"
 	@echo "make bench  - optimizer benchmarks (prints tables)"
+	@echo "make bench-plan - offline plan wall time and peak memory per stack (prints a table)"
 
 # uv is installed into a private tool venv when it is not on PATH, never globally.
 .venv-tools/bin/uv:
@@ -54,3 +55,6 @@ lock-check: setup
 
 bench: setup
 	$(PY) -m bench.optimizer
+
+bench-plan: setup
+	$(PY) -m bench.plan
