@@ -37,7 +37,9 @@ from optimizer.scenario import Scenario
 
 PROJECT = "tricloud"
 REPO_ROOT = Path(__file__).resolve().parents[1]
-STACKS_DIR = REPO_ROOT / "stacks"
+# Where `load()` finds the stack's lock. None: the stackConfigDir of the Pulumi project in the
+# working directory, which is where Pulumi (and the offline plan) runs a program.
+STACKS_DIR: Path | None = None
 
 SUPPORTED_KUBERNETES = ("1.32", "1.33", "1.34")
 DEFAULT_KUBERNETES = "1.33"
@@ -529,7 +531,7 @@ def load(stacks_dir: Path | None = None) -> Settings:
         return parse(
             config,
             stack=stack,
-            stacks_dir=stacks_dir if stacks_dir is not None else STACKS_DIR,
+            stacks_dir=stacks_dir or STACKS_DIR or read_project(Path.cwd())[1],
             project=pulumi.get_project(),
         )
     except InputError as e:
@@ -572,6 +574,18 @@ def _read_yaml(path: Path) -> Any:
 def _full_key(key: Any, project: str) -> str:
     key = str(key)
     return key if ":" in key else f"{project}:{key}"
+
+
+def read_project(project_dir: Path) -> tuple[str, Path]:
+    """A Pulumi project's name and stacks folder (`stackConfigDir`; Pulumi's default is the
+    project folder itself). Without a `Pulumi.yaml`: this repo's name and `stacks/`."""
+    project_file = project_dir / "Pulumi.yaml"
+    if not project_file.is_file():
+        return PROJECT, REPO_ROOT / "stacks"
+    doc = _read_yaml(project_file)
+    if not isinstance(doc, dict):
+        raise InputError([Problem(str(project_file), "is not a Pulumi project (a mapping)")])
+    return str(doc.get("name", PROJECT)), project_dir / str(doc.get("stackConfigDir") or ".")
 
 
 def project_defaults(project_file: Path) -> dict[str, str]:

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from components.settings import config_from_stack_file
+from components.settings import config_from_stack_file, read_project
 from optimizer.errors import InputError
 
 from . import diff, policy, summary
@@ -58,17 +58,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _stack_dir(project: Path) -> Path:
-    """The project's stackConfigDir (Pulumi's default: the project folder itself)."""
-    import yaml
-
-    doc = yaml.safe_load((project / "Pulumi.yaml").read_text()) or {}
-    return project / str(doc.get("stackConfigDir") or ".")
+    return read_project(project)[1]
 
 
 def _project_name(project: Path) -> str:
-    import yaml
-
-    return str((yaml.safe_load((project / "Pulumi.yaml").read_text()) or {}).get("name"))
+    return read_project(project)[0]
 
 
 def _problems(heading: str, lines: list[str]) -> int:

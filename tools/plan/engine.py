@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import os
 import runpy
 import sys
 from dataclasses import dataclass, field
@@ -249,11 +250,15 @@ def _run(program, project, stack, config, secret_keys, capture, resolve_aliases)
     asyncio.set_event_loop(loop)
     root = str(program.parent)
     sys.path.insert(0, root)
+    # Pulumi runs a program in its project folder; so does the offline plan.
+    cwd = os.getcwd()
+    os.chdir(root)
     try:
         loop.run_until_complete(
             run_in_stack(lambda: runpy.run_path(str(program), run_name="__main__"))
         )
     finally:
+        os.chdir(cwd)
         sys.path.remove(root)
         asyncio.set_event_loop(None)
         loop.close()

@@ -42,11 +42,10 @@ class Result:
 
 
 def _project(project: Path) -> tuple[str, Path]:
-    """The project's name and stackConfigDir (Pulumi's default: the project folder)."""
-    import yaml
+    """The project's name and stackConfigDir."""
+    from components.settings import read_project
 
-    doc = yaml.safe_load((project / "Pulumi.yaml").read_text()) or {}
-    return str(doc.get("name")), project / str(doc.get("stackConfigDir") or ".")
+    return read_project(project)
 
 
 def stacks_in(project: Path) -> list[str]:
