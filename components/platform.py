@@ -7,7 +7,6 @@ disables default providers, so nothing can land in an unplanned account or regio
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 
 import pulumi
@@ -17,6 +16,7 @@ from pulumi_azure_native import Provider as AzureProvider
 from pulumi_gcp import Provider as GcpProvider
 
 from optimizer.catalog import Offering
+from optimizer.errors import print_problems
 from optimizer.geo import GEO_CONTINENT
 from optimizer.plan import Cluster, NodePool, Plan
 from optimizer.solve import Infeasible, solve
@@ -47,12 +47,7 @@ def solve_plan(settings: Settings) -> Plan:
     try:
         return solve(settings.scenario, settings.catalog, settings.lock, settings.lock_path)
     except Infeasible as e:
-        print(
-            f"error: no placement meets every constraint of stack {settings.stack}:",
-            file=sys.stderr,
-        )
-        for line in e.lines():
-            print(f"  {line}", file=sys.stderr)
+        print_problems(f"no placement meets every constraint of stack {settings.stack}", e.lines())
         raise SystemExit(2) from None
 
 
@@ -342,23 +337,13 @@ class Platform(pulumi.ComponentResource):
     ) -> pulumi.ProviderResource:
         """The DNS cloud's provider. Route 53, Traffic Manager and Cloud DNS are global; the
         AWS provider still needs a region for its API calls."""
-        opts = pulumi.ResourceOptions(parent=self)
-        p = settings.providers
-        if cloud == "aws":
-            return AwsProvider(
-                "dns",
-                region="us-east-1",
-                default_tags=ProviderDefaultTagsArgs(tags=tags),
-                allowed_account_ids=list(p.aws_allowed_account_ids) or None,
-                opts=opts,
-            )
-        if cloud == "azure":
-            return AzureProvider("dns", subscription_id=p.azure_subscription_id, opts=opts)
-        return GcpProvider("dns", project=p.gcp_project, default_labels=tags, opts=opts)
+        region = "us-east-1" if cloud == "aws" else None
+        return self._region_provider("dns", cloud, region, settings, tags)
 
     def _region_provider(
-        self, key: str, cloud: str, region: str, settings: Settings, tags: dict[str, str]
+        self, key: str, cloud: str, region: str | None, settings: Settings, tags: dict[str, str]
     ) -> pulumi.ProviderResource:
+        """An explicit provider for `cloud` in `region` (None: the cloud's global services)."""
         opts = pulumi.ResourceOptions(parent=self)
         p = settings.providers
         if cloud == "aws":

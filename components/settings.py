@@ -20,7 +20,6 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +30,7 @@ import yaml
 from optimizer import catalog as catalog_mod
 from optimizer import scenario as scenario_mod
 from optimizer.catalog import CLOUDS, Catalog
-from optimizer.errors import Collector, InputError, Problem
+from optimizer.errors import Collector, InputError, Problem, print_problems
 from optimizer.plan import load_plan_file
 from optimizer.scenario import Scenario
 
@@ -535,9 +534,7 @@ def load(stacks_dir: Path | None = None) -> Settings:
             project=pulumi.get_project(),
         )
     except InputError as e:
-        print(f"error: invalid stack config for {stack}:", file=sys.stderr)
-        for line in e.lines():
-            print(f"  {line}", file=sys.stderr)
+        print_problems(f"invalid stack config for {stack}", e.lines())
         raise SystemExit(2) from None
 
 
@@ -631,3 +628,18 @@ def config_from_stack_file(
         else:
             values[full] = wire_value(value)
     return StackConfig(values, frozenset(secret))
+
+
+def stack_names(project_dir: Path) -> list[str]:
+    """The stacks of a Pulumi project: one per `Pulumi.<stack>.yaml` in its stacks folder."""
+    _, stacks = read_project(project_dir)
+    return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in stacks.glob("Pulumi.*.yaml"))
+
+
+def project_stack_config(project_dir: Path, stack: str) -> StackConfig:
+    """A stack's config as the engine hands it to the project's program: the stack file in
+    the project's stacks folder, keys of the project's namespace, `Pulumi.yaml`'s defaults."""
+    name, stacks = read_project(project_dir)
+    return config_from_stack_file(
+        stacks / f"Pulumi.{stack}.yaml", project=name, project_file=project_dir / "Pulumi.yaml"
+    )

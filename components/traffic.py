@@ -24,6 +24,8 @@ from typing import NotRequired, TypedDict
 
 import pulumi
 
+from optimizer.geo import great_circle_km
+
 from .aliases import component_opts
 from .naming import fit, short_hash
 
@@ -126,12 +128,7 @@ def integer_weights(
 
 
 def _distance(a: tuple[float, float], b: tuple[float, float]) -> float:
-    la1, lo1, la2, lo2 = map(math.radians, (*a, *b))
-    h = (
-        math.sin((la2 - la1) / 2) ** 2
-        + math.cos(la1) * math.cos(la2) * math.sin((lo2 - lo1) / 2) ** 2
-    )
-    return 2 * 6371 * math.asin(math.sqrt(h))
+    return great_circle_km(*a, *b)
 
 
 def _where(r: DnsRegion) -> tuple[float, float]:

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from . import catalog as catalog_mod
-from .errors import InputError
+from .errors import InputError, print_problems
 from .explain import price_of_guarantees, rejected_alternatives
 from .plan import Plan, load_plan_file
 from .scenario import load_file
@@ -64,14 +64,10 @@ def main(argv: list[str] | None = None) -> int:
         incumbent = load_plan_file(args.incumbent) if args.incumbent else None
         plan = solve(scenario, cat, incumbent, str(args.incumbent) if args.incumbent else None)
     except Infeasible as e:
-        print("error: no plan meets every constraint:", file=sys.stderr)
-        for line in e.lines():
-            print(f"  {line}", file=sys.stderr)
+        print_problems("no plan meets every constraint", e.lines())
         return 2
     except InputError as e:
-        print(f"error: {e.heading}:", file=sys.stderr)
-        for line in e.lines():
-            print(f"  {line}", file=sys.stderr)
+        print_problems(e.heading, e.lines())
         return 2
     text = plan.dumps()
     if args.json_out is not None and str(args.json_out) == "-":

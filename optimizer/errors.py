@@ -7,6 +7,8 @@ its traceback.
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 
@@ -31,6 +33,13 @@ class InputError(Exception):
 
     def lines(self) -> list[str]:
         return [str(p) for p in self.problems]
+
+
+def print_problems(heading: str, lines: Iterable[str]) -> None:
+    """What every entry point prints on bad input: the heading, then one line per problem."""
+    print(f"error: {heading}:", file=sys.stderr)
+    for line in lines:
+        print(f"  {line}", file=sys.stderr)
 
 
 class Collector:

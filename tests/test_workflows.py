@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from components.settings import stack_names
 from tools.plan.cli import REPO_ROOT
-from tools.plan.lockcheck import stacks_in
 
 WORKFLOWS = REPO_ROOT / ".github" / "workflows"
 FILES = sorted(WORKFLOWS.glob("*.yml")) + sorted(WORKFLOWS.glob("*.yaml"))
@@ -73,7 +73,7 @@ def test_actionlint_does_find_problems(tmp_path):
 def test_pr_runs_a_job_per_shipped_stack():
     pr = _load("pr.yml")
     assert pr["jobs"]["plan"]["strategy"]["matrix"]["stack"] == ["dev", "staging", "prod"]
-    assert sorted(pr["jobs"]["preview"]["strategy"]["matrix"]["stack"]) == stacks_in(REPO_ROOT)
+    assert sorted(pr["jobs"]["preview"]["strategy"]["matrix"]["stack"]) == stack_names(REPO_ROOT)
     assert pr["permissions"] == {
         "contents": "read",
         "pull-requests": "write",

@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from components.settings import config_from_stack_file, read_project
-from optimizer.errors import InputError
+from components.settings import project_stack_config, read_project, stack_names
+from optimizer.errors import InputError, print_problems
 
 from . import diff, policy, summary
 from .engine import Capture, run_program
@@ -57,18 +56,8 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _stack_dir(project: Path) -> Path:
-    return read_project(project)[1]
-
-
-def _project_name(project: Path) -> str:
-    return read_project(project)[0]
-
-
 def _problems(heading: str, lines: list[str]) -> int:
-    print(f"error: {heading}:", file=sys.stderr)
-    for line in lines:
-        print(f"  {line}", file=sys.stderr)
+    print_problems(heading, lines)
     return 2
 
 
@@ -82,32 +71,21 @@ def main(argv: list[str] | None = None) -> int:
     project = args.project.resolve()
     if not (project / "Pulumi.yaml").is_file():
         return _problems("no Pulumi project", [f"{project}: no Pulumi.yaml here"])
-    stacks = _stack_dir(project)
+    _, stacks = read_project(project)
     stack_file = stacks / f"Pulumi.{args.stack}.yaml"
-    if not stack_file.is_file():
-        known = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in stacks.glob("Pulumi.*.yaml"))
+    known = stack_names(project)
+    if args.stack not in known:
         return _problems(
             "unknown stack",
             [
                 f"--stack: {args.stack!r} has no {stack_file.relative_to(project)}; known: {', '.join(known)}"
             ],
         )
-    try:
-        config = config_from_stack_file(
-            stack_file, project=_project_name(project), project_file=project / "Pulumi.yaml"
-        )
-    except InputError as e:
-        return _problems(e.heading, e.lines())
-
     started = time.perf_counter()
     try:
-        capture = run_program(
-            project / "__main__.py",
-            project=_project_name(project),
-            stack=args.stack,
-            config=config.values,
-            secret_keys=sorted(config.secret_keys),
-        )
+        capture = capture_for(args.stack, project)
+    except InputError as e:
+        return _problems(e.heading, e.lines())
     except SystemExit as e:
         # The program reported bad input itself (one line per problem on stderr).
         return int(e.code) if isinstance(e.code, int) else 2
@@ -147,15 +125,15 @@ def _shown(path: Path, project: Path) -> str:
 
 
 def capture_for(stack: str, project: Path = REPO_ROOT) -> Capture:
-    """Run the program for a stack and return the capture (tests and tools)."""
-    config = config_from_stack_file(
-        _stack_dir(project) / f"Pulumi.{stack}.yaml",
-        project=_project_name(project),
-        project_file=project / "Pulumi.yaml",
-    )
+    """Run the project's program for a stack under the mock engine and return the capture.
+
+    Raises `InputError` for an unreadable stack file; the program's own bad-input exit is a
+    `SystemExit`.
+    """
+    config = project_stack_config(project, stack)
     return run_program(
         project / "__main__.py",
-        project=_project_name(project),
+        project=read_project(project)[0],
         stack=stack,
         config=config.values,
         secret_keys=sorted(config.secret_keys),

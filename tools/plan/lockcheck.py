@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from optimizer.errors import InputError
+from components.settings import parse, project_stack_config, read_project, stack_names
+from optimizer.errors import InputError, print_problems
 
 from . import diff
 
@@ -41,28 +42,13 @@ class Result:
     changes: list[str] = field(default_factory=list)
 
 
-def _project(project: Path) -> tuple[str, Path]:
-    """The project's name and stackConfigDir."""
-    from components.settings import read_project
-
-    return read_project(project)
-
-
-def stacks_in(project: Path) -> list[str]:
-    _, stacks = _project(project)
-    return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in stacks.glob("Pulumi.*.yaml"))
-
-
 def solve_stack(project: Path, stack: str) -> dict[str, Any]:
     """The placement the program would export for `stack` (raises `InputError` on bad config,
     `SystemExit(2)` after printing the explanation when no placement is feasible)."""
     from components.platform import solve_plan
-    from components.settings import config_from_stack_file, parse
 
-    name, stacks = _project(project)
-    config = config_from_stack_file(
-        stacks / f"Pulumi.{stack}.yaml", project=name, project_file=project / "Pulumi.yaml"
-    )
+    name, stacks = read_project(project)
+    config = project_stack_config(project, stack)
     settings = parse(config.values, stack=stack, stacks_dir=stacks, project=name)
     return solve_plan(settings).to_json(include_seconds=False)
 
@@ -73,14 +59,12 @@ def _fields(lock: dict[str, Any], plan: dict[str, Any]) -> list[str]:
 
 
 def check(project: Path, stack: str) -> Result:
-    _, stacks = _project(project)
+    _, stacks = read_project(project)
     lock_path = stacks / f"placement.{stack}.json"
     try:
         plan = solve_stack(project, stack)
     except InputError as e:
-        print(f"error: {e.heading}:", file=sys.stderr)
-        for line in e.lines():
-            print(f"  {line}", file=sys.stderr)
+        print_problems(e.heading, e.lines())
         return Result(stack, "bad")
     except SystemExit:  # infeasible: solve_plan printed the explanation
         return Result(stack, "bad")
@@ -127,9 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     project = args.project.resolve()
     if not (project / "Pulumi.yaml").is_file():
-        print(f"error: no Pulumi project:\n  {project}: no Pulumi.yaml here", file=sys.stderr)
+        print_problems("no Pulumi project", [f"{project}: no Pulumi.yaml here"])
         return 2
-    known = stacks_in(project)
+    known = stack_names(project)
     unknown = [s for s in args.stack if s not in known]
     if unknown:
         print("error: unknown stack:", file=sys.stderr)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from optimizer.cli import table
+from optimizer.replication import MECHANISMS
 
 from . import diff
 from .engine import Capture
@@ -79,7 +80,7 @@ def _replication_rows(plan: dict[str, Any]) -> list[list[str]]:
             t["mechanism"],
             # event-driven mechanisms copy each write; the interval is the scheduled ones'
             "continuous"
-            if t["mechanism"] in ("s3-replication", "azure-object-replication")
+            if MECHANISMS.get(t["mechanism"], 0) is None
             else f"{r['intervalMinutes']} min",
             f"{t['monthlyEgressUsd']:,.2f}",
         ]
