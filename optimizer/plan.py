@@ -249,20 +249,20 @@ def load_plan_file(path: str | Path, label: str | None = None) -> dict[str, Any]
     return doc
 
 
+def pools(plan_json: dict[str, Any] | None) -> dict[tuple[str, str, str], dict[str, Any]]:
+    """From a plan document: (region key, instance type, pricing) -> the node pool's JSON."""
+    return {
+        (f"{c['cloud']}/{c['region']}", p["instanceType"], p["pricing"]): p
+        for c in (plan_json or {}).get("clusters", [])
+        for p in c.get("nodePools", [])
+    }
+
+
 def pool_replicas(plan_json: dict[str, Any]) -> dict[tuple[str, str, str], dict[str, int]]:
     """From a plan document: (region key, instance type, pricing) -> replicas per service."""
-    out: dict[tuple[str, str, str], dict[str, int]] = {}
-    for cluster in plan_json.get("clusters", []):
-        region = f"{cluster['cloud']}/{cluster['region']}"
-        for pool in cluster.get("nodePools", []):
-            out[(region, pool["instanceType"], pool["pricing"])] = dict(pool.get("replicas", {}))
-    return out
+    return {key: dict(p.get("replicas", {})) for key, p in pools(plan_json).items()}
 
 
 def pool_nodes(plan_json: dict[str, Any]) -> dict[tuple[str, str, str], int]:
     """From a plan document: (region key, instance type, pricing) -> planned nodes."""
-    return {
-        (f"{c['cloud']}/{c['region']}", p["instanceType"], p["pricing"]): int(p["nodes"])
-        for c in plan_json.get("clusters", [])
-        for p in c.get("nodePools", [])
-    }
+    return {key: int(p["nodes"]) for key, p in pools(plan_json).items()}

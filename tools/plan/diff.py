@@ -39,6 +39,8 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from optimizer.plan import pools as plan_pools
+
 DIFF_VERSION = 1
 HOURS_PER_MONTH = 730
 CATEGORIES = ("compute", "clusters", "egress", "latency")
@@ -56,16 +58,6 @@ def money(x: float) -> float:
 
 # ---------------------------------------------------------------------------------------
 # compare
-
-
-def _pools(plan: Plan | None) -> dict[PoolKey, Mapping[str, Any]]:
-    if not plan:
-        return {}
-    return {
-        (f"{c['cloud']}/{c['region']}", p["instanceType"], p["pricing"]): p
-        for c in plan.get("clusters", [])
-        for p in c.get("nodePools", [])
-    }
 
 
 def _clusters(plan: Plan | None) -> list[str]:
@@ -206,7 +198,7 @@ def compare(
     threshold: float = ROUTING_THRESHOLD,
 ) -> dict[str, Any]:
     """The `diff.json` document: what `after` changes against `before` (None: a new stack)."""
-    old, new = _pools(before), _pools(after)
+    old, new = plan_pools(before), plan_pools(after)
     added = [_pool_entry(k, new[k]) for k in sorted(new.keys() - old.keys())]
     removed = [_pool_entry(k, old[k]) for k in sorted(old.keys() - new.keys())]
     resized, rebalanced = [], []
@@ -369,7 +361,7 @@ def placement_rows(plan: Plan) -> list[list[str]]:
             _usd(pool_monthly(p)),
             _replicas(p.get("replicas", {})),
         ]
-        for key, p in sorted(_pools(plan).items())
+        for key, p in sorted(plan_pools(plan).items())
     ]
 
 
@@ -584,7 +576,7 @@ def render(
     """The pull-request comment for one stack. `details` are extra collapsed sections
     (title, Markdown body) appended after the full placement table."""
     stack = doc["stack"]
-    pools = _pools(after)
+    pools = plan_pools(after)
     out = [
         MARKER.format(stack=stack),
         f"### tricloud plan: `{stack}`",
