@@ -45,6 +45,20 @@ DEFAULT_KUBERNETES = "1.33"
 DNS_CLOUD = {"route53": "aws", "traffic-manager": "azure", "cloud-dns": "gcp"}
 POLICIES = ("latency", "weighted", "failover", "geo")
 REGIONAL_ALGORITHMS = ("round-robin", "least-request", "source-ip")
+# Source ranges a public API endpoint never sees: clients there reach the internet through NAT.
+# (The documentation ranges 192.0.2.0/24, 198.51.100.0/24 and 203.0.113.0/24 stay allowed as
+# stand-ins for real office ranges in examples.)
+NON_PUBLIC_RANGES = {
+    "10.0.0.0/8": "a private range (RFC 1918)",
+    "172.16.0.0/12": "a private range (RFC 1918)",
+    "192.168.0.0/16": "a private range (RFC 1918)",
+    "100.64.0.0/10": "the carrier-grade NAT range (RFC 6598)",
+    "127.0.0.0/8": "the loopback range",
+    "169.254.0.0/16": "the link-local range",
+    "0.0.0.0/8": "the 'this network' range",
+    "224.0.0.0/4": "the multicast range",
+    "240.0.0.0/4": "the reserved range",
+}
 OWNER_KEYS = ("team", "costCenter")
 TRAFFIC_KEYS = (
     "dns",
@@ -353,6 +367,14 @@ def _cidrs(value: Any, key: str, errors: Collector) -> tuple[str, ...] | None:
                 "everyone; list your office/VPN ranges, or leave the list empty for a "
                 "private-only endpoint",
             )
+        elif (kind := _non_public(net)) is not None:
+            errors.add(
+                where,
+                f"{entry!r} is {kind}: the public Kubernetes API endpoints (EKS public access, "
+                "AKS authorized IP ranges, GKE master authorized networks) only ever see public "
+                "source addresses, so it can never match; list the public egress ranges of your "
+                "offices, VPN and CI runners instead",
+            )
         elif str(net) in out:
             errors.add(where, f"{entry!r} is listed twice")
         else:
@@ -360,6 +382,14 @@ def _cidrs(value: Any, key: str, errors: Collector) -> tuple[str, ...] | None:
     if len(errors.problems) != n_before:
         return None
     return tuple(out)
+
+
+def _non_public(net: ipaddress.IPv4Network) -> str | None:
+    """What kind of non-public range `net` overlaps, if any."""
+    for cidr, kind in NON_PUBLIC_RANGES.items():
+        if net.overlaps(ipaddress.ip_network(cidr)):
+            return kind
+    return None
 
 
 def _providers(

@@ -244,6 +244,34 @@ CASES = [
         {},
     ),
     (
+        "cidr-private-rfc1918",
+        put(f"{T}apiAllowedCidrs", '["198.51.100.0/24", "10.0.0.0/8"]'),
+        [f"{T}apiAllowedCidrs[1]"],
+        "'10.0.0.0/8' is a private range (RFC 1918)",
+        {},
+    ),
+    (
+        "cidr-private-inside-rfc1918",
+        put(f"{T}apiAllowedCidrs", '["172.20.0.0/16"]'),
+        [f"{T}apiAllowedCidrs[0]"],
+        "'172.20.0.0/16' is a private range (RFC 1918)",
+        {},
+    ),
+    (
+        "cidr-covers-a-private-range",
+        put(f"{T}apiAllowedCidrs", '["192.0.0.0/2"]'),
+        [f"{T}apiAllowedCidrs[0]"],
+        "'192.0.0.0/2' is a private range (RFC 1918)",
+        {},
+    ),
+    (
+        "cidr-carrier-grade-nat",
+        put(f"{T}apiAllowedCidrs", '["100.64.0.0/16"]'),
+        [f"{T}apiAllowedCidrs[0]"],
+        "carrier-grade NAT",
+        {},
+    ),
+    (
         "cidr-garbage",
         put(f"{T}apiAllowedCidrs", '["office"]'),
         [f"{T}apiAllowedCidrs[0]"],
@@ -452,7 +480,7 @@ def test_prod_parses_with_lock_and_decoded_values(stacks_dir, catalog):
     s = settings.parse(PROD, stack="prod", stacks_dir=stacks_dir, catalog=catalog)
     assert s.lock == plan and s.lock_path == "stacks/placement.prod.json"
     assert s.traffic == settings.Traffic("route53", "example.com", "api", "latency", "round-robin")
-    assert s.kubernetes == settings.Kubernetes("1.33", ("198.51.100.0/24", "10.0.0.0/8"))
+    assert s.kubernetes == settings.Kubernetes("1.33", ("198.51.100.0/24",))
     assert s.providers == settings.Providers(
         "acme-tricloud-prod", "3d8e5b7a-91c4-4f2e-b6a0-7c9d1e2f4a68", ("777788889999",)
     )
