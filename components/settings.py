@@ -21,13 +21,14 @@ import ipaddress
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from optimizer import catalog as catalog_mod
+from optimizer import kubernetes
 from optimizer import scenario as scenario_mod
 from optimizer.catalog import CLOUDS, Catalog
 from optimizer.errors import Collector, InputError, Problem, print_problems
@@ -40,8 +41,6 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 # working directory, which is where Pulumi (and the offline plan) runs a program.
 STACKS_DIR: Path | None = None
 
-SUPPORTED_KUBERNETES = ("1.32", "1.33", "1.34")
-DEFAULT_KUBERNETES = "1.33"
 DNS_CLOUD = {"route53": "aws", "traffic-manager": "azure", "cloud-dns": "gcp"}
 POLICIES = ("latency", "weighted", "failover", "geo")
 REGIONAL_ALGORITHMS = ("round-robin", "least-request", "source-ip")
@@ -80,6 +79,7 @@ JSON_KEYS = (
     "traffic",
     "replication",
     "apiAllowedCidrs",
+    "azureClusterAdmins",
 )
 TEXT_KEYS = ("kubernetesVersion", "catalog")
 KEYS = (*JSON_KEYS, *TEXT_KEYS)
@@ -119,6 +119,9 @@ class Traffic:
 class Kubernetes:
     version: str
     api_allowed_cidrs: tuple[str, ...]  # empty: no public API endpoint
+    # per cloud of the stack: "standard" or "extended" support on the catalog's snapshot date
+    support: dict[str, str] = field(default_factory=dict)
+    azure_cluster_admins: tuple[str, ...] = ()  # Entra object ids; empty: the deploying identity
 
 
 @dataclass(frozen=True)
@@ -321,18 +324,61 @@ def _traffic(value: Any, key: str, clouds: tuple[str, ...] | None, errors: Colle
     return Traffic(dns, zone, hostname, policy, algorithm, group, managed)  # type: ignore[arg-type]
 
 
-def _kubernetes_version(value: Any, key: str, errors: Collector) -> str | None:
+def _kubernetes_version(
+    value: Any, key: str, clouds: tuple[str, ...] | None, cat: Catalog | None, errors: Collector
+) -> tuple[str, dict[str, str]] | None:
+    """The version and its support status per cloud, on the catalog's snapshot date: a version
+    a cloud of the stack no longer offers (or does not offer yet) is rejected."""
+    if cat is None:
+        return None  # reported elsewhere; the snapshot date comes from the catalog
+    clouds = clouds or CLOUDS  # invalid clouds (reported elsewhere): hold it to all three
+    on = kubernetes.snapshot_day(cat.snapshot)
+    default = kubernetes.default_version(list(clouds), on)
     if value is _MISSING:
-        return DEFAULT_KUBERNETES
+        if default is None:
+            errors.add(
+                key, f"no version is in standard support on all of {', '.join(clouds)} on {on}"
+            )
+            return None
+        value = default
     value = _text(value)
-    if value not in SUPPORTED_KUBERNETES:
+    status = {c: kubernetes.support(c, value, on).status for c in clouds}
+    refused = [c for c, st in status.items() if st == kubernetes.UNSUPPORTED]
+    if refused:
+        offered = "; ".join(
+            f"{c}: {', '.join(kubernetes.offered(c, on)) or 'none'}" for c in clouds
+        )
         errors.add(
             key,
-            f"{_show(value)} is not supported; allowed: {', '.join(SUPPORTED_KUBERNETES)} "
-            '(quote it in YAML: "1.33")',
+            f"{_show(value)} is not offered by {', '.join(refused)} on {on} (the catalog's "
+            f"snapshot date); offered: {offered}; in standard support everywhere: "
+            f'{default or "none"} (quote it in YAML: "1.35")',
         )
         return None
-    return value
+    return value, status
+
+
+def _azure_cluster_admins(value: Any, key: str, errors: Collector) -> tuple[str, ...] | None:
+    if value is _BAD:
+        return None
+    if value is _MISSING:
+        return ()
+    if not isinstance(value, list):
+        errors.add(
+            key,
+            f"{_show(value)} is not a list of Entra ID object ids "
+            "([] or left out: the deploying identity)",
+        )
+        return None
+    n_before = len(errors.problems)
+    for i, entry in enumerate(value):
+        if not isinstance(entry, str) or not UUID_RE.match(entry):
+            errors.add(f"{key}[{i}]", f"{_show(entry)} is not an Entra ID object id (a GUID)")
+        elif value.index(entry) != i:
+            errors.add(f"{key}[{i}]", f"{entry!r} is listed twice")
+    if len(errors.problems) != n_before:
+        return None
+    return tuple(value)
 
 
 def _cidrs(value: Any, key: str, errors: Collector) -> tuple[str, ...] | None:
@@ -527,8 +573,11 @@ def parse(
 
     clouds = _clouds_for_checks(decoded["clouds"])
     traffic = _traffic(decoded["traffic"], f"{ns}traffic", clouds, errors)
-    version = _kubernetes_version(text["kubernetesVersion"], f"{ns}kubernetesVersion", errors)
+    version = _kubernetes_version(
+        text["kubernetesVersion"], f"{ns}kubernetesVersion", clouds, cat, errors
+    )
     cidrs = _cidrs(decoded["apiAllowedCidrs"], f"{ns}apiAllowedCidrs", errors)
+    admins = _azure_cluster_admins(decoded["azureClusterAdmins"], f"{ns}azureClusterAdmins", errors)
     providers = _providers(config, clouds, errors)
 
     lock_path = f"{stacks_dir.name}/placement.{stack}.json"
@@ -540,13 +589,29 @@ def parse(
         stack=stack,
         owner=owner,  # type: ignore[arg-type]
         scenario=scenario,  # type: ignore[arg-type]
-        catalog=cat,  # type: ignore[arg-type]
+        catalog=_priced_for(cat, version[0], version[1]),  # type: ignore[arg-type,index]
         traffic=traffic,  # type: ignore[arg-type]
-        kubernetes=Kubernetes(version, cidrs),  # type: ignore[arg-type]
+        kubernetes=Kubernetes(version[0], cidrs, version[1], admins),  # type: ignore[arg-type,index]
         providers=providers,
         lock=lock,
         lock_path=lock_path,
     )
+
+
+def _priced_for(cat: Catalog, version: str, support: dict[str, str]) -> Catalog:
+    """The catalog with each cloud's control-plane fee for `version` (EKS extended support
+    costs $0.60/h instead of $0.10/h), so that the optimizer prices what will be billed."""
+    on = kubernetes.snapshot_day(cat.snapshot)
+    clusters = {
+        cloud: replace(
+            fees,
+            control_plane_usd_hr=kubernetes.control_plane_usd_hr(
+                cloud, version, on, fees.control_plane_usd_hr
+            ),
+        )
+        for cloud, fees in cat.clusters.items()
+    }
+    return replace(cat, clusters=clusters)
 
 
 def load(stacks_dir: Path | None = None) -> Settings:

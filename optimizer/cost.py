@@ -41,6 +41,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import kubernetes
 from .catalog import HOURS_PER_MONTH, SYSTEM_POOL, Catalog, Offering
 
 # How the offline plan's capture spells values that are not plain data.
@@ -453,6 +454,11 @@ def price_cluster(resource: Resource, catalog: Catalog) -> CostItem | None:
         return None
     fees = catalog.clusters[cloud]
     control = fees.control_plane_usd_hr
+    if cloud == "aws" and isinstance(resource.inputs.get("version"), str):
+        # A version past standard support bills the extended-support fee.
+        control = kubernetes.control_plane_usd_hr(
+            "aws", resource.inputs["version"], kubernetes.snapshot_day(catalog.snapshot), control
+        )
     tier = resource.inputs.get("sku", {}) if cloud == "azure" else {}
     if isinstance(tier, Mapping) and tier.get("tier") == "Free":
         control = 0.0

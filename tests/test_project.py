@@ -10,6 +10,7 @@ import yaml
 
 from components import settings
 from optimizer import catalog as catalog_mod
+from optimizer import kubernetes
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -55,7 +56,10 @@ def test_project_basics(project):
     }
     assert project["stackConfigDir"] == "stacks"
     declared = project["config"]
-    assert declared["tricloud:kubernetesVersion"]["default"] == settings.DEFAULT_KUBERNETES
+    # the default is the newest version in standard support on all three clouds
+    assert declared["tricloud:kubernetesVersion"]["default"] == kubernetes.default_version(
+        ["aws", "azure", "gcp"], kubernetes.snapshot_day(catalog_mod.load().snapshot)
+    )
     assert declared["tricloud:apiAllowedCidrs"]["default"] == []
     for key, decl in declared.items():
         assert key.startswith("tricloud:") and key.split(":", 1)[1] in settings.KEYS
@@ -101,7 +105,8 @@ def test_stack_parses_without_problems(stack, catalog):
     assert (s.providers.azure_subscription_id is not None) == ("azure" in s.scenario.clouds)
     assert len(s.providers.aws_allowed_account_ids) == 1
     assert settings.DNS_CLOUD[s.traffic.dns] in s.scenario.clouds
-    assert s.kubernetes.version in settings.SUPPORTED_KUBERNETES
+    # in standard support on every cloud of the stack: no extended-support fee, no refusal
+    assert set(s.kubernetes.support.values()) == {"standard"}
     assert s.kubernetes.api_allowed_cidrs  # every shipped stack restricts, none is empty
     assert s.scenario.replication.datasets
 

@@ -300,6 +300,34 @@ CASES = [
         {},
     ),
     (
+        "kubernetes-version-past-standard-support-on-azure-and-gcp",
+        put(f"{T}kubernetesVersion", "1.33"),
+        [f"{T}kubernetesVersion"],
+        "'1.33' is not offered by azure, gcp",
+        {},
+    ),
+    (
+        "kubernetes-version-not-yet-on-gcp",
+        put(f"{T}kubernetesVersion", "1.37"),
+        [f"{T}kubernetesVersion"],
+        "'1.37' is not offered by aws, gcp",
+        {},
+    ),
+    (
+        "azure-cluster-admins-not-guids",
+        put(f"{T}azureClusterAdmins", '["alice@example.com"]'),
+        [f"{T}azureClusterAdmins[0]"],
+        "not an Entra ID object id",
+        {},
+    ),
+    (
+        "azure-cluster-admins-not-a-list",
+        put(f"{T}azureClusterAdmins", '"3d8e5b7a-91c4-4f2e-b6a0-7c9d1e2f4a68"'),
+        [f"{T}azureClusterAdmins"],
+        "not a list of Entra ID object ids",
+        {},
+    ),
+    (
         "kubernetes-version-unquoted-yaml",
         put(f"{T}kubernetesVersion", "1.3"),
         [f"{T}kubernetesVersion"],
@@ -480,7 +508,9 @@ def test_prod_parses_with_lock_and_decoded_values(stacks_dir, catalog):
     s = settings.parse(PROD, stack="prod", stacks_dir=stacks_dir, catalog=catalog)
     assert s.lock == plan and s.lock_path == "stacks/placement.prod.json"
     assert s.traffic == settings.Traffic("route53", "example.com", "api", "latency", "round-robin")
-    assert s.kubernetes == settings.Kubernetes("1.33", ("198.51.100.0/24",))
+    assert s.kubernetes == settings.Kubernetes(
+        "1.35", ("198.51.100.0/24",), {"aws": "standard", "azure": "standard", "gcp": "standard"}
+    )
     assert s.providers == settings.Providers(
         "acme-tricloud-prod", "3d8e5b7a-91c4-4f2e-b6a0-7c9d1e2f4a68", ("777788889999",)
     )
@@ -500,7 +530,8 @@ def test_defaults_when_optional_keys_are_left_out(stacks_dir, catalog):
     }
     config[f"{T}traffic"] = json.dumps({"dns": "route53", "zone": "example.com"})
     s = settings.parse(config, stack="prod", stacks_dir=stacks_dir, catalog=catalog)
-    assert s.kubernetes == settings.Kubernetes(settings.DEFAULT_KUBERNETES, ())
+    assert s.kubernetes.version == "1.35"  # the newest in standard support on all three clouds
+    assert s.kubernetes.api_allowed_cidrs == ()
     assert s.traffic == settings.Traffic("route53", "example.com", "api", "latency", "round-robin")
     assert s.providers.aws_allowed_account_ids == ()
     assert s.lock is None
@@ -513,11 +544,11 @@ def test_other_namespaces_and_provider_keys_are_left_alone(stacks_dir, catalog):
         "gcp:zone": "us-central1-a",
         "kubernetes:enableServerSideApply": "true",
         "acme:anything": "x",
-        "tricloud:config:kubernetesVersion": "1.34",  # older engines' key form
+        "tricloud:config:kubernetesVersion": "1.35",  # older engines' key form
     }
     del config[f"{T}kubernetesVersion"]
     s = settings.parse(config, stack="prod", stacks_dir=stacks_dir, catalog=catalog)
-    assert s.kubernetes.version == "1.34"
+    assert s.kubernetes.version == "1.35"
 
 
 # --- stack files --------------------------------------------------------------------------
@@ -527,7 +558,7 @@ def test_stack_file_wire_form(tmp_path):
     path = tmp_path / "Pulumi.x.yaml"
     path.write_text(
         "config:\n"
-        "  kubernetesVersion: '1.34'\n"
+        "  kubernetesVersion: '1.35'\n"
         "  tricloud:owner: {team: a, costCenter: b}\n"
         "  pulumi:disable-default-providers: ['*']\n"
         "  acme:count: 3\n"
@@ -538,7 +569,7 @@ def test_stack_file_wire_form(tmp_path):
     )
     cfg = settings.config_from_stack_file(path)
     assert cfg.values == {
-        "tricloud:kubernetesVersion": "1.34",
+        "tricloud:kubernetesVersion": "1.35",
         "tricloud:owner": '{"team": "a", "costCenter": "b"}',
         "pulumi:disable-default-providers": '["*"]',
         "acme:count": "3",
@@ -554,7 +585,7 @@ def test_stack_file_with_project_defaults(tmp_path):
     path.write_text("config:\n  tricloud:clouds: [aws]\n")
     cfg = settings.config_from_stack_file(path, project_file=ROOT / "Pulumi.yaml")
     assert cfg.values["tricloud:clouds"] == '["aws"]'  # the stack wins over the default
-    assert cfg.values["tricloud:kubernetesVersion"] == "1.33"
+    assert cfg.values["tricloud:kubernetesVersion"] == "1.35"
     assert cfg.values["tricloud:apiAllowedCidrs"] == "[]"
 
 
@@ -630,7 +661,9 @@ def test_load_prints_one_line_per_problem_and_exits_2(pulumi_runtime, stacks_dir
     assert err.splitlines() == [
         "error: invalid stack config for prod:",
         f"  {T}owner: is required: {{team: ..., costCenter: ...}} (cost-allocation labels)",
-        f"  {T}kubernetesVersion: '1.29' is not supported; allowed: 1.32, 1.33, 1.34 "
-        '(quote it in YAML: "1.33")',
+        f"  {T}kubernetesVersion: '1.29' is not offered by aws, azure, gcp on 2026-11-30 (the "
+        "catalog's snapshot date); offered: aws: 1.32, 1.33, 1.34, 1.35; azure: 1.35, 1.36, "
+        "1.37; gcp: 1.35; in standard support everywhere: 1.35 "
+        '(quote it in YAML: "1.35")',
     ]
     assert "Traceback" not in err
