@@ -2,32 +2,52 @@
 
 import ipaddress
 import json
+import re
 
 import pulumi
-import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 from pulumi_aws import ec2, eks, iam, kms
 
 from optimizer.catalog import SYSTEM_POOL
+from optimizer.errors import InputError, Problem
 
+from .addons import (
+    AUTOSCALER_SERVICE_ACCOUNT,
+    AWS_LOAD_BALANCER_CONTROLLER,
+    CLUSTER_AUTOSCALER,
+    CLUSTER_AUTOSCALER_IMAGE_TAG,
+    LBC_SERVICE_ACCOUNT,
+    METRICS_SERVER,
+    SYSTEM_NODE_SELECTOR,
+    cluster_autoscaler_policy,
+    eks_addon,
+    helm_release,
+    load_balancer_controller_policy,
+    pod_identity_role,
+)
 from .aliases import component_opts
 from .cluster import (
     DEFAULT_NETWORK_CIDR,
+    GPU_NODE_READY_MINUTES,
     GPU_TAINT_KEY,
     GPU_TAINT_VALUE,
     GpuClusterArgs,
+    cluster_zones,
     exec_kubeconfig,
     kubernetes_provider,
     node_labels,
     nvidia_device_plugin,
     pool_key,
     validate_pools,
+    zones_of,
 )
 from .naming import fit
 
-# Subnets span two availability zones: EKS requires two, and a GPU type missing in one zone
-# can still be found in the other.
-ZONES = 2
+AZ_ID_RE = re.compile(r"^[a-z]{2,}[0-9]+-az([1-7])$")
+# EKS requires the control plane's subnets in at least two availability zones.
+EKS_MIN_ZONES = 2
+# The label the Cluster Autoscaler reads on AWS to recognise GPU nodes.
+AWS_ACCELERATOR_LABEL = "k8s.amazonaws.com/accelerator"
 
 
 def _assume(service: str) -> str:
@@ -77,9 +97,17 @@ class AwsGpuCluster(pulumi.ComponentResource):
         cluster_name = args["cluster_name"]
         child = pulumi.ResourceOptions(parent=self)
 
-        # --- network: public subnets for load balancers, private subnets for nodes ---------
+        # --- network: per zone a private subnet for nodes and pods, a public one for NLBs --
+        # The zones are named, not looked up: a pool's subnets must be those where its
+        # instance type is offered, and that must be known at preview. They are AZ IDs
+        # (use1-az1): an AZ name (us-east-1a) maps to a different zone in every account.
+        zones = cluster_zones(args, minimum=EKS_MIN_ZONES)
+        self.zones = zones
         net = ipaddress.ip_network(args.get("network_cidr", DEFAULT_NETWORK_CIDR))
-        blocks = list(net.subnets(new_prefix=net.prefixlen + 3))  # 8 blocks: 2 public, 2 private
+        # vpc-cni gives every pod a VPC address: private subnets get the large blocks (1/8 of
+        # the network each, by AZ ID number az1-az7); public ones share the last eighth.
+        eighths = list(net.subnets(new_prefix=net.prefixlen + 3))
+        public_blocks = list(eighths[7].subnets(new_prefix=net.prefixlen + 6))
         vpc = ec2.Vpc(
             f"{name}-vpc",
             cidr_block=str(net),
@@ -87,9 +115,6 @@ class AwsGpuCluster(pulumi.ComponentResource):
             enable_dns_support=True,
             tags={**tags, "Name": cluster_name},
             opts=child,
-        )
-        zones = aws.get_availability_zones_output(
-            state="available", opts=pulumi.InvokeOutputOptions(parent=self)
         )
         igw = ec2.InternetGateway(
             f"{name}-igw", vpc_id=vpc.id, tags={**tags, "Name": cluster_name}, opts=child
@@ -101,51 +126,45 @@ class AwsGpuCluster(pulumi.ComponentResource):
             tags={**tags, "Name": f"{cluster_name}-public"},
             opts=child,
         )
-        public, private = [], []
-        for i in range(ZONES):
-            az = zones.names[i]
-            public.append(
-                ec2.Subnet(
-                    f"{name}-public-{i}",
-                    vpc_id=vpc.id,
-                    cidr_block=str(blocks[i]),
-                    availability_zone=az,
-                    map_public_ip_on_launch=False,
-                    tags={
-                        **tags,
-                        "Name": f"{cluster_name}-public-{i}",
-                        "kubernetes.io/role/elb": "1",
-                    },
-                    opts=child,
-                )
-            )
-            private.append(
-                ec2.Subnet(
-                    f"{name}-private-{i}",
-                    vpc_id=vpc.id,
-                    cidr_block=str(blocks[4 + i]),
-                    availability_zone=az,
-                    tags={
-                        **tags,
-                        "Name": f"{cluster_name}-private-{i}",
-                        "kubernetes.io/role/internal-elb": "1",
-                    },
-                    opts=child,
-                )
-            )
-            ec2.RouteTableAssociation(
-                f"{name}-public-{i}",
-                route_table_id=public_rt.id,
-                subnet_id=public[i].id,
+        public: dict[str, ec2.Subnet] = {}
+        private: dict[str, ec2.Subnet] = {}
+        for az in zones:
+            slot = _zone_slot(az)
+            public[az] = ec2.Subnet(
+                f"{name}-public-{az}",
+                vpc_id=vpc.id,
+                cidr_block=str(public_blocks[slot]),
+                availability_zone_id=az,
+                map_public_ip_on_launch=False,
+                tags={**tags, "Name": f"{cluster_name}-public-{az}", "kubernetes.io/role/elb": "1"},
                 opts=child,
             )
+            private[az] = ec2.Subnet(
+                f"{name}-private-{az}",
+                vpc_id=vpc.id,
+                cidr_block=str(eighths[slot]),
+                availability_zone_id=az,
+                tags={
+                    **tags,
+                    "Name": f"{cluster_name}-private-{az}",
+                    "kubernetes.io/role/internal-elb": "1",
+                },
+                opts=child,
+            )
+            ec2.RouteTableAssociation(
+                f"{name}-public-{az}",
+                route_table_id=public_rt.id,
+                subnet_id=public[az].id,
+                opts=child,
+            )
+        self.public_subnet_ids = [public[az].id for az in zones]
         # One NAT gateway per cluster, not per zone: nodes pull images and models through it;
         # a zone outage costs egress until it is back, which the region-level plan tolerates.
         eip = ec2.Eip(f"{name}-nat", domain="vpc", tags={**tags, "Name": cluster_name}, opts=child)
         nat = ec2.NatGateway(
             f"{name}-nat",
             allocation_id=eip.id,
-            subnet_id=public[0].id,
+            subnet_id=public[zones[0]].id,
             tags={**tags, "Name": cluster_name},
             opts=pulumi.ResourceOptions(parent=self, depends_on=[igw]),
         )
@@ -156,9 +175,12 @@ class AwsGpuCluster(pulumi.ComponentResource):
             tags={**tags, "Name": f"{cluster_name}-private"},
             opts=child,
         )
-        for i, subnet in enumerate(private):
+        for az, subnet in private.items():
             ec2.RouteTableAssociation(
-                f"{name}-private-{i}", route_table_id=private_rt.id, subnet_id=subnet.id, opts=child
+                f"{name}-private-{az}",
+                route_table_id=private_rt.id,
+                subnet_id=subnet.id,
+                opts=child,
             )
 
         # --- IAM: one role for the control plane, one for the nodes -------------------------
@@ -206,13 +228,14 @@ class AwsGpuCluster(pulumi.ComponentResource):
             opts=child,
         )
         cidrs = list(args.get("api_allowed_cidrs", []))
+        version = args["kubernetes_version"]
         cluster = eks.Cluster(
             f"{name}-eks",
             name=cluster_name,
-            version=args["kubernetes_version"],
+            version=version,
             role_arn=cluster_role.arn,
             vpc_config=eks.ClusterVpcConfigArgs(
-                subnet_ids=[s.id for s in private + public],
+                subnet_ids=[s.id for s in [*private.values(), *public.values()]],
                 endpoint_private_access=True,
                 endpoint_public_access=bool(cidrs),
                 public_access_cidrs=cidrs or None,
@@ -226,42 +249,73 @@ class AwsGpuCluster(pulumi.ComponentResource):
                 resources=["secrets"],
             ),
             enabled_cluster_log_types=["api", "audit", "authenticator"],
+            # Explicit: EKS enrols a cluster in extended support by default, and then bills
+            # $0.60/h instead of $0.10/h once standard support ends. STANDARD upgrades it
+            # instead; EXTENDED only where the version is already there (priced by the plan).
+            upgrade_policy=eks.ClusterUpgradePolicyArgs(
+                support_type="EXTENDED" if args.get("extended_support") else "STANDARD"
+            ),
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[cluster_attach]),
         )
 
+        # --- managed add-ons: CNI, kube-proxy and the Pod Identity agent before any node ----
+        addon = {
+            short: eks_addon(
+                f"{name}-{short}",
+                short,
+                cluster=cluster,
+                kubernetes_version=version,
+                tags=tags,
+                parent=self,
+            )
+            for short in ("vpc-cni", "kube-proxy", "eks-pod-identity-agent")
+        }
+
         # --- node groups -------------------------------------------------------------------
         node_opts = pulumi.ResourceOptions(
             parent=self,
-            depends_on=node_attach,
+            # Nodes join Ready only with the CNI in place.
+            depends_on=[*node_attach, addon["vpc-cni"], addon["kube-proxy"]],
             # The cluster autoscaler moves desired size; Pulumi must not move it back.
             ignore_changes=["scalingConfig.desiredSize"],
+            custom_timeouts=pulumi.CustomTimeouts(
+                create=f"{GPU_NODE_READY_MINUTES['aws'] + 15}m",
+                update=f"{GPU_NODE_READY_MINUTES['aws'] + 45}m",
+            ),
         )
+        discovery = {
+            "k8s.io/cluster-autoscaler/enabled": "true",
+            f"k8s.io/cluster-autoscaler/{cluster_name}": "owned",
+        }
         system_type, system_nodes = SYSTEM_POOL["aws"]
-        eks.NodeGroup(
+        system = eks.NodeGroup(
             f"{name}-system",
             cluster_name=cluster.name,
             node_group_name=fit(f"{cluster_name}-system", "eks-nodegroup"),
             node_role_arn=node_role.arn,
-            subnet_ids=[s.id for s in private],
+            subnet_ids=[s.id for s in private.values()],
             instance_types=[system_type],
             capacity_type="ON_DEMAND",
             ami_type="AL2023_x86_64_STANDARD",
             scaling_config=eks.NodeGroupScalingConfigArgs(
                 desired_size=system_nodes, min_size=system_nodes, max_size=system_nodes + 1
             ),
-            labels={"tricloud/role": "system"},
-            tags=tags,
+            labels=dict(SYSTEM_NODE_SELECTOR),
+            tags={**tags, **discovery},
             opts=node_opts,
         )
+        self.pools: dict[str, pulumi.Resource] = {}
         for pool in args["gpu_pools"]:
             key = pool_key(pool)
-            eks.NodeGroup(
+            self.pools[key] = eks.NodeGroup(
                 f"{name}-gpu-{key}",
                 cluster_name=cluster.name,
                 node_group_name=fit(f"{cluster_name}-{key}", "eks-nodegroup"),
                 node_role_arn=node_role.arn,
-                subnet_ids=[s.id for s in private],
+                # Only the zones where the instance type is offered: EC2 refuses a launch
+                # elsewhere, and the node group would retry there forever.
+                subnet_ids=[private[az].id for az in zones_of(pool, zones)],
                 instance_types=[pool["instance_type"]],
                 capacity_type="SPOT" if pool["pricing"] == "spot" else "ON_DEMAND",
                 ami_type="AL2023_x86_64_NVIDIA",
@@ -277,10 +331,22 @@ class AwsGpuCluster(pulumi.ComponentResource):
                         key=GPU_TAINT_KEY, value=GPU_TAINT_VALUE, effect="NO_SCHEDULE"
                     )
                 ],
-                labels=node_labels(pool),
-                tags=tags,
+                # The Cluster Autoscaler waits for a node with this label to advertise its
+                # GPUs instead of scaling up again while the device plugin starts.
+                labels={**node_labels(pool), AWS_ACCELERATOR_LABEL: pool["accelerator"]},
+                tags={**tags, **discovery},
                 opts=node_opts,
             )
+        # CoreDNS is a Deployment: its add-on turns ACTIVE only once nodes can run it.
+        addon["coredns"] = eks_addon(
+            f"{name}-coredns",
+            "coredns",
+            cluster=cluster,
+            kubernetes_version=version,
+            tags=tags,
+            depends_on=[system],
+            parent=self,
+        )
 
         # --- access ----------------------------------------------------------------------
         self.name = cluster.name
@@ -293,7 +359,103 @@ class AwsGpuCluster(pulumi.ComponentResource):
             ["eks", "get-token", "--cluster-name", cluster_name, "--region", args["region"]],
         )
         self.provider = kubernetes_provider(name, self.kubeconfig, cluster_name, self)
-        nvidia_device_plugin(name, self.provider, tags, self)
+        self.device_plugin = nvidia_device_plugin(name, self.provider, tags, self)
+
+        # --- controllers EKS does not run itself ------------------------------------------
+        # They run on the system nodes, with CoreDNS up and their Pod Identity in place.
+        ready = [system, addon["coredns"]]
+        lbc_identity = pod_identity_role(
+            f"{name}-lbc",
+            cluster=cluster,
+            cluster_name=cluster_name,
+            service_account=LBC_SERVICE_ACCOUNT,
+            policy=load_balancer_controller_policy(),
+            tags=tags,
+            agent=addon["eks-pod-identity-agent"],
+            parent=self,
+        )
+        self.load_balancer_controller = helm_release(
+            f"{name}-lbc",
+            AWS_LOAD_BALANCER_CONTROLLER,
+            {
+                "clusterName": cluster_name,
+                # Region and VPC given, not discovered: AL2023 nodes limit the instance
+                # metadata hop count to 1, which pods cannot reach.
+                "region": args["region"],
+                "vpcId": vpc.id,
+                "serviceAccount": {"create": True, "name": LBC_SERVICE_ACCOUNT},
+                "replicaCount": 2,
+                "nodeSelector": SYSTEM_NODE_SELECTOR,
+            },
+            provider=self.provider,
+            depends_on=[*ready, lbc_identity],
+            parent=self,
+        )
+        autoscaler_identity = pod_identity_role(
+            f"{name}-autoscaler",
+            cluster=cluster,
+            cluster_name=cluster_name,
+            service_account=AUTOSCALER_SERVICE_ACCOUNT,
+            policy=cluster_autoscaler_policy(cluster_name),
+            tags=tags,
+            agent=addon["eks-pod-identity-agent"],
+            parent=self,
+        )
+        self.autoscaler = helm_release(
+            f"{name}-autoscaler",
+            CLUSTER_AUTOSCALER,
+            {
+                "cloudProvider": "aws",
+                "awsRegion": args["region"],
+                "autoDiscovery": {"clusterName": cluster_name},
+                "rbac": {"serviceAccount": {"create": True, "name": AUTOSCALER_SERVICE_ACCOUNT}},
+                "image": {"tag": CLUSTER_AUTOSCALER_IMAGE_TAG[version]},
+                "extraArgs": {
+                    # One pool per (type, pricing): similar pools are not interchangeable.
+                    "balance-similar-node-groups": "false",
+                    "expander": "least-waste",
+                    "skip-nodes-with-system-pods": "false",
+                    # A GPU node that just joined is not empty: it is loading a model.
+                    "scale-down-unneeded-time": "15m",
+                },
+                "nodeSelector": SYSTEM_NODE_SELECTOR,
+            },
+            provider=self.provider,
+            depends_on=[*ready, autoscaler_identity],
+            parent=self,
+        )
+        self.metrics_server = helm_release(
+            f"{name}-metrics-server",
+            METRICS_SERVER,
+            {"nodeSelector": SYSTEM_NODE_SELECTOR},
+            provider=self.provider,
+            depends_on=ready,
+            parent=self,
+        )
+        # What a workload in this cluster waits for: its nodes, the GPUs the device plugin
+        # advertises, and the controller that alone serves `aws-load-balancer-type: external`
+        # Services (created before it, a Service waits for an address that never comes).
+        self.workload_dependencies = [
+            *self.pools.values(),
+            self.device_plugin,
+            self.load_balancer_controller,
+        ]
         self.register_outputs(
             {"name": self.name, "endpoint": self.endpoint, "kubeconfig": self.kubeconfig}
         )
+
+
+def _zone_slot(az_id: str) -> int:
+    """The index of an AZ's subnet blocks: its AZ ID's number (use1-az1 -> 0 ... az7 -> 6), so
+    that adding or removing a zone never renumbers another zone's subnets."""
+    match = AZ_ID_RE.match(az_id)
+    if not match:
+        raise InputError(
+            [
+                Problem(
+                    "zones", f"{az_id!r} is not an availability zone ID such as use1-az1 (az1-az7)"
+                )
+            ],
+            "invalid zones",
+        )
+    return int(match.group(1)) - 1

@@ -2,11 +2,13 @@
 
 import base64
 import ipaddress
+import uuid
 
 import pulumi
 import pulumi_kubernetes as k8s
+import yaml
+from pulumi_azure_native import authorization, network, resources
 from pulumi_azure_native import containerservice as aks
-from pulumi_azure_native import network, resources
 
 from optimizer.catalog import SYSTEM_POOL
 
@@ -16,11 +18,13 @@ from .cluster import (
     GPU_TAINT_KEY,
     GPU_TAINT_VALUE,
     GpuClusterArgs,
+    cluster_zones,
     kubernetes_provider,
     node_labels,
     nvidia_device_plugin,
     pool_key,
     validate_pools,
+    zones_of,
 )
 from .naming import aks_pool_name, fit
 
@@ -30,6 +34,32 @@ SPOT_TAINT = "kubernetes.azure.com/scalesetpriority=spot:NoSchedule"
 POD_CIDR = "192.168.0.0/16"
 SERVICE_CIDR = "172.16.0.0/16"
 DNS_SERVICE_IP = "172.16.0.10"
+# Built-in role "Azure Kubernetes Service RBAC Cluster Admin": with Azure RBAC and local
+# accounts disabled, the only way to the Kubernetes API.
+AKS_RBAC_CLUSTER_ADMIN = "b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b"
+# The AKS Entra ID server application every AKS API token is issued for (kubelogin docs).
+AKS_SERVER_ID = "6dae42f8-4368-4678-94ff-3960e28e3630"
+
+
+def non_interactive_kubeconfig(kubeconfig: str) -> str:
+    """AKS's exec kubeconfig with kubelogin's `azurecli` login instead of its default
+    `devicecode`, which waits for a person at a browser and hangs a CI deploy.
+
+    `azurecli` takes the Azure CLI's session: `az login` for a person, `azure/login` with a
+    federated (OIDC) credential in CI. kubelogin reads AAD_LOGIN_METHOD over the flag, so an
+    operator can switch (e.g. to `workloadidentity`) without changing the kubeconfig."""
+    doc = yaml.safe_load(kubeconfig)
+    for user in doc.get("users") or []:
+        exec_ = (user.get("user") or {}).get("exec")
+        if not exec_ or exec_.get("command") != "kubelogin":
+            continue
+        args = list(exec_.get("args") or [])
+        server_id = AKS_SERVER_ID
+        if "--server-id" in args and args.index("--server-id") + 1 < len(args):
+            server_id = args[args.index("--server-id") + 1]
+        exec_["args"] = ["get-token", "--login", "azurecli", "--server-id", server_id]
+        exec_["interactiveMode"] = "Never"
+    return yaml.safe_dump(doc, sort_keys=False)
 
 
 class AzureGpuCluster(pulumi.ComponentResource):
@@ -60,6 +90,9 @@ class AzureGpuCluster(pulumi.ComponentResource):
         validate_pools(args["gpu_pools"])
         self.cloud = "azure"
         self.region = args["region"]
+        # Regions without availability zones list none: their pools take no zones.
+        zones = cluster_zones(args, minimum=0)
+        self.zones = zones
         tags = dict(args["tags"])
         cluster_name = args["cluster_name"]
         child = pulumi.ResourceOptions(parent=self)
@@ -146,16 +179,20 @@ class AzureGpuCluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=["agentPoolProfiles"]),
         )
 
+        self.pools: dict[str, pulumi.Resource] = {}
         for pool in args["gpu_pools"]:
             spot = pool["pricing"] == "spot"
             taints = [f"{GPU_TAINT_KEY}={GPU_TAINT_VALUE}:NoSchedule"]
-            aks.AgentPool(
+            self.pools[pool_key(pool)] = aks.AgentPool(
                 f"{name}-gpu-{pool_key(pool)}",
                 resource_group_name=group.name,
                 resource_name_=cluster.name,
                 agent_pool_name=aks_pool_name(pool["instance_type"], pool["pricing"]),
                 mode=aks.AgentPoolMode.USER,
                 vm_size=pool["instance_type"],
+                # Only the zones that offer the size: AKS rejects a pool whose size is not
+                # available in one of its zones.
+                availability_zones=zones_of(pool, zones) or None,
                 os_type="Linux",
                 os_sku="AzureLinux",
                 vnet_subnet_id=nodes.id,
@@ -176,6 +213,34 @@ class AzureGpuCluster(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, ignore_changes=["count"]),
             )
 
+        # --- data-plane access: Azure RBAC decides every Kubernetes request -----------------
+        client = authorization.get_client_config_output(
+            opts=pulumi.InvokeOutputOptions(parent=self)
+        )
+        role = client.subscription_id.apply(
+            lambda sub: (
+                f"/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/"
+                f"{AKS_RBAC_CLUSTER_ADMIN}"
+            )
+        )
+        admins: dict[str, pulumi.Input[str]] = {p: p for p in args.get("cluster_admins") or []} or {
+            "deployer": client.object_id
+        }
+        grants = [
+            authorization.RoleAssignment(
+                f"{name}-admin-{key}",
+                # A stable GUID per (cluster, principal): a new principal is a new assignment,
+                # never a rename of another's.
+                role_assignment_name=str(
+                    uuid.uuid5(uuid.NAMESPACE_URL, f"{cluster_name}/rbac-cluster-admin/{key}")
+                ),
+                principal_id=principal,
+                role_definition_id=role,
+                scope=cluster.id,
+                opts=child,
+            )
+            for key, principal in admins.items()
+        ]
         credentials = aks.list_managed_cluster_user_credentials_output(
             resource_group_name=group.name,
             resource_name=cluster.name,
@@ -186,10 +251,18 @@ class AzureGpuCluster(pulumi.ComponentResource):
         self.name = cluster.name
         self.endpoint = cluster.fqdn.apply(lambda fqdn: f"https://{fqdn}")
         self.kubeconfig = pulumi.Output.secret(
-            credentials.kubeconfigs[0].value.apply(lambda v: base64.b64decode(v).decode())
+            credentials.kubeconfigs[0].value.apply(
+                lambda v: non_interactive_kubeconfig(base64.b64decode(v).decode())
+            )
         )
-        self.provider = kubernetes_provider(name, self.kubeconfig, cluster_name, self)
-        nvidia_device_plugin(name, self.provider, tags, self)
+        # Every object through this provider needs the grant first (without it: 403).
+        self.provider = kubernetes_provider(
+            name, self.kubeconfig, cluster_name, self, depends_on=grants
+        )
+        self.device_plugin = nvidia_device_plugin(name, self.provider, tags, self)
+        # What a workload in this cluster waits for: its nodes and the GPUs the device plugin
+        # advertises (cloud-provider-azure serves LoadBalancer Services itself).
+        self.workload_dependencies = [*self.pools.values(), self.device_plugin]
         self.register_outputs(
             {"name": self.name, "endpoint": self.endpoint, "kubeconfig": self.kubeconfig}
         )

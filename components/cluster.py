@@ -14,6 +14,9 @@ import pulumi_kubernetes as k8s
 from pulumi_kubernetes.apps.v1 import DaemonSet
 from pulumi_kubernetes.meta.v1 import ObjectMetaArgs
 
+from optimizer.errors import Collector
+
+from .allocatable import DEVICE_PLUGIN_REQUESTS
 from .naming import pool_slug
 
 # Every GPU node carries this taint so that only pods that ask for GPUs land there.
@@ -26,6 +29,11 @@ DEFAULT_NETWORK_CIDR = "10.0.0.0/16"
 # NVIDIA's device plugin advertises `nvidia.com/gpu` to the scheduler (EKS and AKS; GKE runs
 # its own). Pinned so that a preview never changes by itself.
 DEVICE_PLUGIN_IMAGE = "nvcr.io/nvidia/k8s-device-plugin:v0.17.4"
+# Minutes from a scale-up until a new GPU node is Ready and advertises its GPUs: the budget a
+# workload's deploy timeout allows for its node. Budgets from each cloud's steps, not
+# measurements: EKS boots the NVIDIA AMI and joins; AKS scales the scale set out and installs
+# the GPU driver; GKE creates the node and runs its driver installer.
+GPU_NODE_READY_MINUTES = {"aws": 15, "azure": 20, "gcp": 20}
 
 
 class GpuPoolArgs(TypedDict):
@@ -43,6 +51,10 @@ class GpuPoolArgs(TypedDict):
     """Nodes the pool keeps (the plan's count); the autoscaler never goes below it."""
     max_nodes: int
     """Autoscaling ceiling."""
+    zones: Sequence[str]
+    """Zones of the region where the instance type is offered (AWS AZ IDs, GCP zone names,
+    Azure zone numbers; the catalog's `zones.csv`). The pool's nodes go only to those of them
+    the cluster spans; empty (Azure only): a region without availability zones."""
 
 
 class GpuClusterArgs(TypedDict):
@@ -62,6 +74,15 @@ class GpuClusterArgs(TypedDict):
     """CIDRs that may reach the public Kubernetes API; empty = private endpoint only."""
     network_cidr: NotRequired[str]
     """Address space of the cluster network (default 10.0.0.0/16)."""
+    cluster_admins: NotRequired[Sequence[str]]
+    """AKS only: Entra ID object ids granted "Azure Kubernetes Service RBAC Cluster Admin" on
+    the cluster; default: the identity that deploys."""
+    extended_support: NotRequired[bool]
+    """EKS only: keep the version in extended support once standard support ends (billed
+    $0.60/h instead of $0.10/h); default false: EKS upgrades the cluster at that date instead."""
+    zones: NotRequired[Sequence[str]]
+    """Zones the cluster spans (AWS subnets, GKE node locations, AKS pool zones); default: the
+    union of the pools' zones. EKS needs at least two."""
 
 
 def pool_key(pool: GpuPoolArgs) -> str:
@@ -73,6 +94,11 @@ def validate_pools(pools: Sequence[GpuPoolArgs]) -> None:
     """Catch a caller's mistake before any resource exists (a bug, not user input)."""
     seen: set[str] = set()
     for p in pools:
+        if "zones" not in p:
+            raise ValueError(
+                f"pool {p['instance_type']}: no zones (the zones of its region that offer the "
+                "type, e.g. from optimizer.catalog: `offering.zones`)"
+            )
         if p["pricing"] not in ("on-demand", "spot"):
             raise ValueError(f"pool {p['instance_type']}: pricing {p['pricing']!r}")
         if not 0 <= p["min_nodes"] <= p["max_nodes"] or p["max_nodes"] < 1:
@@ -83,6 +109,39 @@ def validate_pools(pools: Sequence[GpuPoolArgs]) -> None:
         if key in seen:
             raise ValueError(f"two pools named {key}")
         seen.add(key)
+
+
+def cluster_zones(args: Mapping, minimum: int = 1) -> list[str]:
+    """The zones the cluster spans, and every pool's zones among them: a pool whose type is
+    offered in none of them would be rejected by the cloud at deploy, so it is an error now."""
+    pools = args["gpu_pools"]
+    zones = sorted(args.get("zones") or {z for p in pools for z in p["zones"]})
+    errors = Collector()
+    where = f"{args['cluster_name']}"
+    if len(zones) < minimum:
+        errors.add(
+            f"{where}.zones",
+            f"{zones} spans {len(zones)} zone(s); this cloud needs at least {minimum} "
+            "(add zones of the region to `zones`)",
+        )
+    for p in pools:
+        if p["zones"] and not set(p["zones"]) & set(zones):
+            errors.add(
+                f"{where}.gpu_pools[{pool_key(p)}].zones",
+                f"{p['instance_type']} is offered in zones {sorted(p['zones'])} of "
+                f"{args['region']}, none of which the cluster spans ({zones}); add one of them "
+                "to the cluster's `zones`",
+            )
+    errors.raise_if_any(f"invalid zones for cluster {where}")
+    return zones
+
+
+def zones_of(pool: GpuPoolArgs, zones: Sequence[str]) -> list[str]:
+    """The cluster's zones where the pool's type is offered (all of them when the type's
+    zones are not listed, Azure regions without zones)."""
+    if not pool["zones"]:
+        return list(zones)
+    return [z for z in zones if z in set(pool["zones"])]
 
 
 def node_labels(pool: GpuPoolArgs) -> dict[str, str]:
@@ -141,7 +200,11 @@ def exec_kubeconfig(
 
 
 def kubernetes_provider(
-    name: str, kubeconfig: pulumi.Input[str], cluster_name: str, parent: pulumi.Resource
+    name: str,
+    kubeconfig: pulumi.Input[str],
+    cluster_name: str,
+    parent: pulumi.Resource,
+    depends_on: Sequence[pulumi.Resource] = (),
 ) -> k8s.Provider:
     """The cluster's Kubernetes provider; `cluster_identifier` keeps it (and every object
     declared through it) from being replaced when only the kubeconfig's credentials change."""
@@ -150,7 +213,7 @@ def kubernetes_provider(
         kubeconfig=kubeconfig,
         cluster_identifier=cluster_name,
         delete_unreachable=False,
-        opts=pulumi.ResourceOptions(parent=parent),
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=list(depends_on)),
     )
 
 
@@ -203,7 +266,11 @@ def nvidia_device_plugin(
                                 "capabilities": {"drop": ["ALL"]},
                             },
                             "resources": {
-                                "requests": {"cpu": "50m", "memory": "64Mi"},
+                                # allocatable.py subtracts these from every GPU node.
+                                "requests": {
+                                    "cpu": f"{DEVICE_PLUGIN_REQUESTS[0]}m",
+                                    "memory": f"{DEVICE_PLUGIN_REQUESTS[1]}Mi",
+                                },
                                 "limits": {"memory": "128Mi"},
                             },
                             "volumeMounts": [

@@ -16,11 +16,13 @@ from .cluster import (
     GPU_TAINT_KEY,
     GPU_TAINT_VALUE,
     GpuPoolArgs,
+    cluster_zones,
     exec_kubeconfig,
     kubernetes_provider,
     node_labels,
     pool_key,
     validate_pools,
+    zones_of,
 )
 from .naming import fit
 
@@ -67,6 +69,15 @@ class GcpGpuClusterArgs(TypedDict):
     """CIDRs that may reach the public Kubernetes API; empty = private endpoint only."""
     network_cidr: NotRequired[str]
     """Address space of the cluster network (default 10.0.0.0/16)."""
+    cluster_admins: NotRequired[Sequence[str]]
+    """AKS only: Entra ID object ids granted "Azure Kubernetes Service RBAC Cluster Admin" on
+    the cluster; default: the identity that deploys."""
+    extended_support: NotRequired[bool]
+    """EKS only: keep the version in extended support once standard support ends (billed
+    $0.60/h instead of $0.10/h); default false: EKS upgrades the cluster at that date instead."""
+    zones: NotRequired[Sequence[str]]
+    """Zones the cluster spans (AWS subnets, GKE node locations, AKS pool zones); default: the
+    union of the pools' zones. EKS needs at least two."""
     project: str
     """GCP project id that holds the cluster."""
     node_service_account_id: NotRequired[str]
@@ -104,6 +115,8 @@ class GcpGpuCluster(pulumi.ComponentResource):
                 raise ValueError(f"no GCE accelerator type for {pool['accelerator']}")
         self.cloud = "gcp"
         self.region = region = args["region"]
+        zones = cluster_zones(args)
+        self.zones = zones
         project = args["project"]
         labels = dict(args["tags"])
         cluster_name = args["cluster_name"]
@@ -243,13 +256,18 @@ class GcpGpuCluster(pulumi.ComponentResource):
             management=management,
             opts=pool_opts,
         )
+        self.pools: dict[str, pulumi.Resource] = {}
         for pool in args["gpu_pools"]:
             key = pool_key(pool)
-            container.NodePool(
+            self.pools[key] = container.NodePool(
                 f"{name}-gpu-{key}",
                 name=fit(key, "gke-nodepool"),
                 cluster=cluster.id,
                 location=region,
+                # A regional pool would span every zone of the region, and GKE rejects it
+                # where the accelerator does not exist ("Accelerator type ... does not exist
+                # in zone"): only the zones that offer the machine type.
+                node_locations=zones_of(pool, zones),
                 node_config=node_config(
                     pool["instance_type"],
                     spot=pool["pricing"] == "spot",
@@ -293,6 +311,9 @@ class GcpGpuCluster(pulumi.ComponentResource):
         )
         # GKE installs NVIDIA's device plugin on GPU nodes itself; no DaemonSet here.
         self.provider = kubernetes_provider(name, self.kubeconfig, cluster_name, self)
+        # What a workload in this cluster waits for: its nodes (GKE runs the device plugin
+        # and serves LoadBalancer Services itself).
+        self.workload_dependencies = list(self.pools.values())
         self.register_outputs(
             {"name": self.name, "endpoint": self.endpoint, "kubeconfig": self.kubeconfig}
         )

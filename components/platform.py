@@ -22,19 +22,21 @@ from optimizer.plan import Cluster, NodePool, Plan
 from optimizer.solve import Infeasible, solve
 
 from .aliases import component_opts
-from .aws import ZONES, AwsGpuCluster
+from .allocatable import replica_requests
+from .aws import EKS_MIN_ZONES, AwsGpuCluster
 from .azure import AzureGpuCluster
 from .cluster import GpuClusterArgs, GpuPoolArgs, pool_key
 from .gcp import GcpGpuCluster, GcpGpuClusterArgs
 from .naming import fit
 from .replication import DatasetReplication, DatasetReplicationArgs
-from .serving import InferenceService, InferenceServiceArgs, WorkloadPoolArgs, regional_algorithm
+from .serving import (
+    InferenceService,
+    InferenceServiceArgs,
+    WorkloadPoolArgs,
+    regional_algorithm,
+)
 from .settings import Settings
 from .traffic import DnsRegion, EndpointArgs, GlobalLoadBalancer
-
-# Share of a node's CPU and memory that replicas may request; the rest is for the kubelet,
-# the system daemons and the device plugin.
-NODE_ALLOCATABLE = 0.85
 
 CLUSTER_NAME_RULE = {"aws": "eks-cluster", "azure": "aks-cluster", "gcp": "gke-cluster"}
 
@@ -69,11 +71,19 @@ def _fit(settings: Settings, cluster: Cluster, pool: NodePool, service: str) -> 
     svc = next(s for s in settings.scenario.services if s.name == service)
     gpus = svc.gpus_per_replica(pool.accelerator)
     offering = _offering(settings, cluster, pool)
-    share = gpus / pool.accelerator_count
+    # Each replica gets its GPU share of what the node leaves after the cloud's reservations
+    # and the DaemonSets: a larger request would never schedule.
+    requests = replica_requests(
+        cluster.cloud,
+        pool.instance_type,
+        offering.vcpus,
+        offering.memory_gb,
+        gpus / pool.accelerator_count,
+    )
     return _Fit(
         gpus_per_replica=gpus,
-        cpu=f"{int(offering.vcpus * 1000 * NODE_ALLOCATABLE * share)}m",
-        memory=f"{int(offering.memory_gb * NODE_ALLOCATABLE * share)}Gi",
+        cpu=f"{requests.cpu_m}m",
+        memory=f"{requests.memory_mi}Mi",
         per_node=max(1, pool.accelerator_count // gpus),
     )
 
@@ -89,7 +99,7 @@ def _offering(settings: Settings, cluster: Cluster, pool: NodePool) -> Offering:
     raise LookupError(f"{cluster.key} {pool.instance_type} is not in the catalog")
 
 
-def gpu_pools(cluster: Cluster) -> list[GpuPoolArgs]:
+def gpu_pools(settings: Settings, cluster: Cluster) -> list[GpuPoolArgs]:
     return [
         GpuPoolArgs(
             instance_type=p.instance_type,
@@ -98,9 +108,27 @@ def gpu_pools(cluster: Cluster) -> list[GpuPoolArgs]:
             pricing=p.pricing,
             min_nodes=p.min_nodes,
             max_nodes=p.max_nodes,
+            zones=list(_offering(settings, cluster, p).zones),
         )
         for p in sorted(cluster.node_pools, key=lambda p: (p.instance_type, p.pricing))
     ]
+
+
+def cluster_zones(settings: Settings, cluster: Cluster, pools: list[GpuPoolArgs]) -> list[str]:
+    """The zones a cluster spans: those of its pools' types, and on AWS at least two (EKS
+    needs two for its control plane), topped up with the region's other catalog zones."""
+    zones = sorted({z for p in pools for z in p["zones"]})
+    if cluster.cloud == "aws" and len(zones) < EKS_MIN_ZONES:
+        region_zones = sorted(
+            {
+                z
+                for o in settings.catalog.offerings
+                if (o.cloud, o.region) == (cluster.cloud, cluster.region)
+                for z in o.zones
+            }
+        )
+        zones += [z for z in region_zones if z not in zones][: EKS_MIN_ZONES - len(zones)]
+    return zones
 
 
 def workload_pools(settings: Settings, cluster: Cluster, service: str) -> list[WorkloadPoolArgs]:
@@ -159,14 +187,20 @@ class Platform(pulumi.ComponentResource):
             key = f"{cluster.cloud}-{cluster.region}"
             provider = self._region_provider(key, cluster.cloud, cluster.region, settings, tags)
             self._region_providers[cluster.key] = provider
+            pools = gpu_pools(settings, cluster)
             args = GpuClusterArgs(
                 region=cluster.region,
                 cluster_name=cluster_name(settings, cluster.cloud, cluster.region),
                 kubernetes_version=settings.kubernetes.version,
-                gpu_pools=gpu_pools(cluster),
+                gpu_pools=pools,
                 tags=tags,
                 api_allowed_cidrs=list(settings.kubernetes.api_allowed_cidrs),
+                zones=cluster_zones(settings, cluster, pools),
             )
+            if cluster.cloud == "aws" and settings.kubernetes.support["aws"] == "extended":
+                args["extended_support"] = True
+            if cluster.cloud == "azure" and settings.kubernetes.azure_cluster_admins:
+                args["cluster_admins"] = list(settings.kubernetes.azure_cluster_admins)
             opts_c = pulumi.ResourceOptions(parent=self, providers=[provider])
             if cluster.cloud == "aws":
                 gpu_cluster = AwsGpuCluster(key, args, opts_c)
@@ -190,24 +224,30 @@ class Platform(pulumi.ComponentResource):
                     labels=tags,
                     regional_algorithm=settings.traffic.regional_algorithm,
                 )
-                if cluster.cloud == "aws":
-                    # Static IPs for the NLB, one per public subnet: DNS health checks and
-                    # Cloud DNS routing target IPs, and a preview shows them.
+                if isinstance(gpu_cluster, AwsGpuCluster):
+                    # Static IPs for the NLB, one per public subnet (the controller needs
+                    # exactly that many): DNS health checks and Cloud DNS routing target IPs,
+                    # and a preview shows them.
                     eips = [
                         ec2.Eip(
-                            f"{key}-{service}-lb-{i}",
+                            f"{key}-{service}-lb-{az}",
                             domain="vpc",
-                            tags={**tags, "Name": f"{service}-{cluster.region}-{i}"},
+                            tags={**tags, "Name": f"{service}-{az}"},
                             opts=pulumi.ResourceOptions(parent=gpu_cluster, provider=provider),
                         )
-                        for i in range(ZONES)
+                        for az in gpu_cluster.zones
                     ]
                     args["static_ips"] = [e.public_ip for e in eips]
                     args["static_ip_allocations"] = [e.id for e in eips]
+                    args["subnets"] = gpu_cluster.public_subnet_ids
                 self.services[cluster.key][service] = InferenceService(
                     f"{key}-{service}",
                     args,
-                    pulumi.ResourceOptions(parent=gpu_cluster, providers=[gpu_cluster.provider]),
+                    pulumi.ResourceOptions(
+                        parent=gpu_cluster,
+                        providers=[gpu_cluster.provider],
+                        depends_on=gpu_cluster.workload_dependencies,
+                    ),
                 )
 
         self._warn_regional_algorithm(plan, settings)

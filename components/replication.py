@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 from typing import Any, NotRequired, TypedDict
 
 import pulumi
+import pulumi_command as command
 from pulumi_aws import datasync, iam, s3
 from pulumi_azure_native import authorization, datafactory, resources
 from pulumi_azure_native import storage as azstorage
@@ -63,6 +64,8 @@ CONTAINER = "datasets"
 # past start date runs at the next interval); account SAS tokens for Azure sources are valid
 # for a year from it and must be rotated by then (a new date here rolls every job).
 SCHEDULE_START = (2026, 12, 1)
+# The Data Factory REST API version whose triggers/{name}/start and /stop the program calls.
+ADF_API_VERSION = "2018-06-01"
 SAS_START = "2026-12-01T00:00:00Z"
 SAS_EXPIRY = "2027-12-01T00:00:00Z"
 # Azure object replication copies only blobs created after the policy unless the rule's
@@ -222,6 +225,7 @@ class DatasetReplication(pulumi.ComponentResource):
         self._mode = args["mode"]
         self._interval = int(args["interval_minutes"])
         self._project = args.get("gcp_project", "")
+        self._command: command.Provider | None = None  # made on first use (Data Factory)
         self._validate(args)
         primary = args["primary"]
         targets = sorted(args["targets"], key=lambda t: t["region"])
@@ -1055,9 +1059,10 @@ class DatasetReplication(pulumi.ComponentResource):
                 **common,
                 opts=self._opts(d, depends_on=[src_ds, sink_ds]),
             )
-            # Data Factory creates triggers stopped; starting one is a data-plane call
-            # (`az datafactory trigger start`) outside Pulumi's resource model.
-            datafactory.Trigger(
+            # Data Factory creates triggers stopped, and only a POST starts one (no resource
+            # property can: pulumi-azure-native#3540); a started trigger cannot be updated or
+            # deleted, so a change replaces it, its Command stopping it first.
+            trigger = datafactory.Trigger(
                 key,
                 trigger_name=fit(f"every-{minutes}m", "adf-entity"),
                 properties=datafactory.TumblingWindowTriggerArgs(
@@ -1077,8 +1082,36 @@ class DatasetReplication(pulumi.ComponentResource):
                     ),
                 ),
                 **common,
-                opts=self._opts(d, depends_on=[pipeline]),
+                opts=self._opts(
+                    d, depends_on=[pipeline], replace_on_changes=["*"], delete_before_replace=True
+                ),
             )
+            self._start_trigger(key, trigger)
+
+    def _start_trigger(self, key: str, trigger: "datafactory.Trigger") -> None:
+        """Start a Data Factory trigger once it exists, stop it before it goes: `az rest` on
+        the trigger's ARM id, with the Azure CLI session that deploys (`az login`, or
+        `azure/login` with a federated credential in CI)."""
+        if self._command is None:
+            self._command = command.Provider(
+                f"{self._name}-command", opts=pulumi.ResourceOptions(parent=self)
+            )
+
+        def call(action: str) -> pulumi.Output[str]:
+            return trigger.id.apply(
+                lambda arm_id: (
+                    "az rest --method post --url "
+                    f"'https://management.azure.com{arm_id}/{action}?api-version={ADF_API_VERSION}'"
+                )
+            )
+
+        command.local.Command(
+            f"{key}-start",
+            create=call("start"),
+            delete=call("stop"),
+            triggers=[trigger.id],
+            opts=pulumi.ResourceOptions(parent=self, provider=self._command),
+        )
 
     def _s3_reader_for_adf(self, src: _Store) -> "datafactory.AmazonS3LinkedServiceArgs":
         """Data Factory reads S3 with an access key only: a dedicated user that can only list

@@ -18,14 +18,20 @@ from pulumi_kubernetes.meta.v1 import ObjectMetaArgs
 from pulumi_kubernetes.policy.v1 import PodDisruptionBudget
 
 from .aliases import component_opts
-from .cluster import GPU_TAINT_KEY, LABEL_ACCELERATOR, LABEL_POOL
+from .cluster import GPU_NODE_READY_MINUTES, GPU_TAINT_KEY, LABEL_ACCELERATOR, LABEL_POOL
 from .naming import fit
 
 APP_LABEL = "app.kubernetes.io/name"
 # GPU servers are probed on the vLLM/TGI/Triton convention; startup may take minutes while
 # weights load, so the startup probe allows 20 minutes before the readiness probe takes over.
 HEALTH_PATH = "/health"
+STARTUP_PERIOD_SECONDS = 10
 STARTUP_FAILURES = 120
+# Pulling a multi-GB serving image onto a new node (budget, not a measurement).
+IMAGE_PULL_MINUTES = 10
+# An NLB / Azure LB / GCP passthrough NLB takes minutes to provision and pass its first
+# health checks; pulumi-kubernetes waits for the Service's address (default 10 minutes).
+SERVICE_ADDRESS_MINUTES = 20
 # CPU is what every cluster can measure without extra adapters; swap in a queue-depth metric
 # (e.g. vLLM's num_requests_waiting through a metrics adapter) where one is installed.
 HPA_CPU_UTILIZATION = 60
@@ -73,6 +79,26 @@ class InferenceServiceArgs(TypedDict):
     """AWS: Elastic IPs the NLB takes, one per public subnet (DNS health checks need IPs)."""
     static_ip_allocations: NotRequired[pulumi.Input[Sequence[str]]]
     """AWS: allocation ids of `static_ips`, in the same order."""
+    subnets: NotRequired[pulumi.Input[Sequence[str]]]
+    """AWS: the public subnets the NLB spans, one per static IP, in the same order."""
+
+
+def startup_budget_minutes(cloud: str) -> int:
+    """Minutes one replica may take to serve on a node the autoscaler has to add: the node,
+    the image pull and the startup probe's whole window (the model loads meanwhile)."""
+    probe = STARTUP_PERIOD_SECONDS * STARTUP_FAILURES // 60
+    return GPU_NODE_READY_MINUTES[cloud] + IMAGE_PULL_MINUTES + probe
+
+
+def deployment_timeouts(cloud: str, replicas: int) -> pulumi.CustomTimeouts:
+    """pulumi-kubernetes waits for a Deployment's rollout, 10 minutes unless told otherwise.
+    Create: the replicas start in parallel on nodes the pool adds. Update: one surge replica
+    at a time (maxSurge 1, maxUnavailable 0), so one new node, then every replica in turn."""
+    per_replica = startup_budget_minutes(cloud) - GPU_NODE_READY_MINUTES[cloud]
+    return pulumi.CustomTimeouts(
+        create=f"{startup_budget_minutes(cloud)}m",
+        update=f"{GPU_NODE_READY_MINUTES[cloud] + max(1, replicas) * per_replica}m",
+    )
 
 
 @dataclass(frozen=True)
@@ -128,9 +154,13 @@ def load_balancer_annotations(cloud: str, labels: Mapping[str, str]) -> dict[str
     """Annotations for an internet-facing L4 load balancer carrying the cost tags."""
     tag_list = ",".join(f"{k}={v}" for k, v in labels.items())
     if cloud == "aws":
-        # AWS Load Balancer Controller: an NLB sending straight to pod IPs.
+        # AWS Load Balancer Controller: an NLB sending straight to pod IPs. Cross-zone: GPU
+        # pods sit only in the zones that offer their type, the NLB's IPs in every zone.
         return {
             "service.beta.kubernetes.io/aws-load-balancer-type": "external",
+            "service.beta.kubernetes.io/aws-load-balancer-attributes": (
+                "load_balancing.cross_zone.enabled=true"
+            ),
             "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type": "ip",
             "service.beta.kubernetes.io/aws-load-balancer-scheme": "internet-facing",
             "service.beta.kubernetes.io/aws-load-balancer-healthcheck-path": HEALTH_PATH,
@@ -161,7 +191,10 @@ class InferenceService(pulumi.ComponentResource):
     """Public IPs of the regional load balancer (the global DNS layer points at them)."""
 
     def __init__(
-        self, name: str, args: InferenceServiceArgs, opts: pulumi.ResourceOptions | None = None
+        self,
+        name: str,
+        args: InferenceServiceArgs,
+        opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(
             "tricloud:index:InferenceService",
@@ -172,7 +205,11 @@ class InferenceService(pulumi.ComponentResource):
         svc = fit(args["service"], "k8s-label")
         self.service_name = svc
         labels = {**args["labels"], APP_LABEL: svc}
-        child = pulumi.ResourceOptions(parent=self)
+        # What the objects wait for in a real deploy (a cluster's `workload_dependencies`: its
+        # node pools, the device plugin, the load balancer controller). The SDK does not make
+        # a component's children wait for the component's dependsOn, so each child gets it.
+        inherited = _depends_on_list(opts)
+        child = pulumi.ResourceOptions(parent=self, depends_on=inherited)
 
         ns = Namespace(f"{name}-ns", metadata=ObjectMetaArgs(name=svc, labels=labels), opts=child)
         namespace = ns.metadata.name
@@ -251,7 +288,7 @@ class InferenceService(pulumi.ComponentResource):
                                     "resources": resources,
                                     "startupProbe": {
                                         "httpGet": {"path": HEALTH_PATH, "port": "http"},
-                                        "periodSeconds": 10,
+                                        "periodSeconds": STARTUP_PERIOD_SECONDS,
                                         "failureThreshold": STARTUP_FAILURES,
                                     },
                                     "readinessProbe": {
@@ -270,8 +307,14 @@ class InferenceService(pulumi.ComponentResource):
                         },
                     },
                 },
-                # The HPA owns the replica count once the Deployment exists.
-                opts=pulumi.ResourceOptions(parent=self, ignore_changes=["spec.replicas"]),
+                opts=pulumi.ResourceOptions(
+                    parent=self,
+                    # Its pods need their pool's nodes and the device plugin's GPUs.
+                    depends_on=inherited,
+                    # The HPA owns the replica count once the Deployment exists.
+                    ignore_changes=["spec.replicas"],
+                    custom_timeouts=deployment_timeouts(args["cloud"], wp["replicas"]),
+                ),
             )
             HorizontalPodAutoscaler(
                 f"{name}-{wp['pool']}",
@@ -315,6 +358,11 @@ class InferenceService(pulumi.ComponentResource):
             annotations["service.beta.kubernetes.io/aws-load-balancer-eip-allocations"] = (
                 pulumi.Output.from_input(args["static_ip_allocations"]).apply(",".join)
             )
+        if "subnets" in args:
+            # Named, not discovered: the controller needs exactly one EIP per subnet.
+            annotations["service.beta.kubernetes.io/aws-load-balancer-subnets"] = (
+                pulumi.Output.from_input(args["subnets"]).apply(",".join)
+            )
         spec: dict = {
             "type": "LoadBalancer",
             "selector": {APP_LABEL: svc},
@@ -329,7 +377,13 @@ class InferenceService(pulumi.ComponentResource):
                 name=svc, namespace=namespace, labels=labels, annotations=annotations
             ),
             spec=spec,
-            opts=child,
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=inherited,
+                custom_timeouts=pulumi.CustomTimeouts(
+                    create=f"{SERVICE_ADDRESS_MINUTES}m", update=f"{SERVICE_ADDRESS_MINUTES}m"
+                ),
+            ),
         )
         self.namespace = namespace
         ingress = service.status.load_balancer.ingress
@@ -343,3 +397,12 @@ class InferenceService(pulumi.ComponentResource):
         self.register_outputs(
             {"namespace": self.namespace, "address": self.address, "ips": self.ips}
         )
+
+
+def _depends_on_list(opts: pulumi.ResourceOptions | None) -> list:
+    """A component's `dependsOn` as a list (one resource or a list of them)."""
+    if opts is None or opts.depends_on is None:
+        return []
+    if isinstance(opts.depends_on, Sequence):
+        return list(opts.depends_on)
+    return [opts.depends_on]

@@ -121,7 +121,7 @@ def test_two_clouds_declares_clusters_service_dns_and_replication():
     assert c["tricloud:index:InferenceService"] == 2
     assert c["tricloud:index:GlobalLoadBalancer"] == 1
     assert c["tricloud:index:DatasetReplication"] == 1
-    assert c["aws:ec2/eip:Eip"] == 3  # the NAT's and the load balancer's two
+    assert c["aws:ec2/eip:Eip"] == 5  # the NAT's and the load balancer's four (one per zone)
     assert c["kubernetes:apps/v1:Deployment"] == 2
     assert c["kubernetes:apps/v1:DaemonSet"] == 1  # device plugin on EKS; GKE has its own
     assert c["gcp:dns/recordSet:RecordSet"] == 3

@@ -43,6 +43,8 @@ NAMES: dict[str, list[tuple[str, str, Scope]] | str] = {
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment": f"{NONE}: role + policy ARN",
     "aws:eks/cluster:Cluster": [("name", "eks-cluster", GLOBAL)],
     "aws:eks/nodeGroup:NodeGroup": [("nodeGroupName", "eks-nodegroup", ("clusterName",))],
+    "aws:eks/addon:Addon": f"{NONE}: the add-on's own EKS name (vpc-cni, ...), once per cluster",
+    "aws:eks/podIdentityAssociation:PodIdentityAssociation": f"{NONE}: AWS assigns the id",
     "aws:route53/healthCheck:HealthCheck": f"{NONE}: Route 53 assigns the id",
     "aws:route53/record:Record": [("name", "dns-name", ("zoneId", "type", "setIdentifier"))],
     "aws:s3/bucket:Bucket": [("bucket", "s3-bucket", GLOBAL)],
@@ -113,11 +115,14 @@ NAMES: dict[str, list[tuple[str, str, Scope]] | str] = {
     "kubernetes:apps/v1:DaemonSet": [("metadata.name", "k8s-label", K8S_NS)],
     "kubernetes:autoscaling/v2:HorizontalPodAutoscaler": [("metadata.name", "k8s-label", K8S_NS)],
     "kubernetes:policy/v1:PodDisruptionBudget": [("metadata.name", "k8s-label", K8S_NS)],
+    "kubernetes:helm.sh/v3:Release": [("name", "k8s-label", ("@provider", "namespace"))],
     # --- providers -----------------------------------------------------------------------
     "pulumi:providers:aws": f"{NONE}: a provider configuration in the Pulumi engine",
     "pulumi:providers:azure-native": f"{NONE}: a provider configuration in the Pulumi engine",
     "pulumi:providers:gcp": f"{NONE}: a provider configuration in the Pulumi engine",
     "pulumi:providers:kubernetes": f"{NONE}: a provider configuration in the Pulumi engine",
+    "pulumi:providers:command": f"{NONE}: a provider configuration in the Pulumi engine",
+    "command:local:Command": f"{NONE}: a command run on the deploying machine",
 }
 
 # Names unique in an account or project that must tell stacks and regions apart.

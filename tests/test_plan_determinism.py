@@ -24,6 +24,7 @@ RESOURCE_KEYS = {
     "retainOnDelete",
     "ignoreChanges",
     "dependsOn",
+    "customTimeouts",
 }
 
 

@@ -39,6 +39,9 @@ CLUSTER_INPUTS = {
     "tags",
     "apiAllowedCidrs",
     "networkCidr",
+    "zones",
+    "clusterAdmins",
+    "extendedSupport",
 }
 CLUSTER_OUTPUTS = {"cloud", "region", "name", "endpoint", "kubeconfig", "provider"}
 
@@ -138,6 +141,7 @@ def test_gpu_pool_type(schema):
         "pricing": "string",
         "minNodes": "integer",
         "maxNodes": "integer",
+        "zones": "array",
     }
     assert sorted(pool["required"]) == sorted(pool["properties"])
 

@@ -47,6 +47,8 @@ TAGS: dict[str, tuple[str, ...] | str] = {
     "aws:kms/key:Key": ("tags",),
     "aws:eks/cluster:Cluster": ("tags",),
     "aws:eks/nodeGroup:NodeGroup": ("tags",),
+    "aws:eks/addon:Addon": ("tags",),
+    "aws:eks/podIdentityAssociation:PodIdentityAssociation": ("tags",),
     # --- Azure ---------------------------------------------------------------------------
     "azure-native:resources:ResourceGroup": ("tags",),
     "azure-native:network:VirtualNetwork": ("tags",),
@@ -71,6 +73,10 @@ TAGS: dict[str, tuple[str, ...] | str] = {
     "kubernetes:apps/v1:DaemonSet": POD_TEMPLATE,
     "kubernetes:autoscaling/v2:HorizontalPodAutoscaler": K8S,
     "kubernetes:policy/v1:PodDisruptionBudget": K8S,
+    "kubernetes:helm.sh/v3:Release": (
+        "no labels argument: a Helm release; its objects are the chart's own, in kube-system "
+        "(cluster overhead, billed with the cluster)"
+    ),
     # --- traffic (components/traffic.py) ------------------------------------------------
     "aws:route53/healthCheck:HealthCheck": ("tags",),
     "aws:route53/record:Record": "no tags argument: a record inside a hosted zone",
@@ -132,6 +138,8 @@ TAGS: dict[str, tuple[str, ...] | str] = {
     "pulumi:providers:kubernetes": (
         "no labels argument: a connection to a cluster, not an object in it"
     ),
+    "pulumi:providers:command": "no tags argument: runs commands on the deploying machine",
+    "command:local:Command": "no tags argument: a command run on the deploying machine",
 }
 
 # A provider's default tags count for a resource whose own tags sit at the top-level input

@@ -32,13 +32,16 @@ pool = GpuPoolArgs(
     pricing="on-demand",
     min_nodes=1,
     max_nodes=3,
+    # G2 (L4) machines exist in these zones of europe-west4 only: a pool spanning another
+    # zone would be rejected by GKE.
+    zones=["europe-west4-a", "europe-west4-b", "europe-west4-c"],
 )
 cluster = GcpGpuCluster(
     "gpu",
     GcpGpuClusterArgs(
         region=region,
         cluster_name=f"ex-{stack}-{region}",
-        kubernetes_version="1.33",
+        kubernetes_version="1.35",
         gpu_pools=[pool],
         tags=tags,
         project=project,
@@ -68,8 +71,13 @@ service = InferenceService(
         ],
         labels=tags,
     ),
-    # The workload goes into the new cluster through its Kubernetes provider.
-    pulumi.ResourceOptions(parent=cluster, providers=[cluster.provider]),
+    # The workload goes into the new cluster through its Kubernetes provider, and waits for
+    # its nodes (every object of the component gets this dependsOn).
+    pulumi.ResourceOptions(
+        parent=cluster,
+        providers=[cluster.provider],
+        depends_on=cluster.workload_dependencies,
+    ),
 )
 
 pulumi.export("endpoint", cluster.endpoint)

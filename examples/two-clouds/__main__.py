@@ -42,11 +42,11 @@ aws = AwsProvider(
 gcp = GcpProvider("gcp-europe-west4", project=project, region="europe-west4", default_labels=tags)
 
 
-def cluster_args(region: str, instance_type: str, gpus: int) -> GpuClusterArgs:
+def cluster_args(region: str, instance_type: str, gpus: int, zones: list[str]) -> GpuClusterArgs:
     return GpuClusterArgs(
         region=region,
         cluster_name=f"ex-{stack}-{region}",
-        kubernetes_version="1.33",
+        kubernetes_version="1.35",
         gpu_pools=[
             GpuPoolArgs(
                 instance_type=instance_type,
@@ -55,6 +55,7 @@ def cluster_args(region: str, instance_type: str, gpus: int) -> GpuClusterArgs:
                 pricing="on-demand",
                 min_nodes=1,
                 max_nodes=2,
+                zones=zones,  # where the instance type is offered in the region
             )
         ],
         tags=tags,
@@ -87,7 +88,8 @@ def service_args(cloud: str, pool: str, gpus_per_node: int) -> InferenceServiceA
 # --- AWS: EKS with g6.12xlarge (4 x L4); the NLB gets Elastic IPs for DNS health checks ---
 eks = AwsGpuCluster(
     "aws-us-east-1",
-    cluster_args("us-east-1", "g6.12xlarge", 4),
+    # AZ IDs (the same zone in every account) offering g6.12xlarge in us-east-1
+    cluster_args("us-east-1", "g6.12xlarge", 4, ["use1-az1", "use1-az2", "use1-az4", "use1-az6"]),
     pulumi.ResourceOptions(providers=[aws]),
 )
 eips = [
@@ -96,27 +98,41 @@ eips = [
         domain="vpc",
         opts=pulumi.ResourceOptions(parent=eks, provider=aws),
     )
-    for i in range(2)  # one per public subnet (AwsGpuCluster spans two zones)
+    for i in range(len(eks.zones))  # one per public subnet (one subnet per zone)
 ]
 aws_args = service_args("aws", "g6-12xlarge-od", 4)
 aws_args["static_ips"] = [e.public_ip for e in eips]
 aws_args["static_ip_allocations"] = [e.id for e in eips]
+aws_args["subnets"] = eks.public_subnet_ids
 on_aws = InferenceService(
     f"aws-us-east-1-{SERVICE}",
     aws_args,
-    pulumi.ResourceOptions(parent=eks, providers=[eks.provider]),
+    # waits for the nodes, the device plugin and the AWS Load Balancer Controller
+    pulumi.ResourceOptions(
+        parent=eks, providers=[eks.provider], depends_on=eks.workload_dependencies
+    ),
 )
 
 # --- GCP: GKE with g2-standard-24 (2 x L4) -------------------------------------------------
 gke = GcpGpuCluster(
     "gcp-europe-west4",
-    {**cluster_args("europe-west4", "g2-standard-24", 2), "project": project},
+    {
+        **cluster_args(
+            "europe-west4",
+            "g2-standard-24",
+            2,
+            ["europe-west4-a", "europe-west4-b", "europe-west4-c"],
+        ),
+        "project": project,
+    },
     pulumi.ResourceOptions(providers=[gcp]),
 )
 on_gcp = InferenceService(
     f"gcp-europe-west4-{SERVICE}",
     service_args("gcp", "g2-standard-24-od", 2),
-    pulumi.ResourceOptions(parent=gke, providers=[gke.provider]),
+    pulumi.ResourceOptions(
+        parent=gke, providers=[gke.provider], depends_on=gke.workload_dependencies
+    ),
 )
 
 # --- one DNS name, nearest healthy region (Cloud DNS in the existing zone example.com) -----

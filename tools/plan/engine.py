@@ -74,6 +74,12 @@ class Registration:
     retain_on_delete: bool
     ignore_changes: list[str]
     depends_on: list[str]
+    custom_timeouts: dict[str, str] = field(default_factory=dict)
+    """The engine's create/update/delete timeouts where the program sets them (the real
+    engine's await logic gives up after them; the mock engine never waits)."""
+    id: str = ""
+    """The mock engine's id, so that an input holding another resource's id can be traced to
+    it (not in `to_json`: ids are mock values)."""
     aliases: list[str] = field(default_factory=list)
     """URNs this resource had before (its aliases, resolved; see `CapturingMonitor`). Not in
     `to_json`: the provider SDKs alias many types to their old API versions (every Kubernetes
@@ -92,6 +98,7 @@ class Registration:
             "retainOnDelete": self.retain_on_delete,
             "ignoreChanges": self.ignore_changes,
             "dependsOn": self.depends_on,
+            "customTimeouts": self.custom_timeouts,
         }
 
 
@@ -167,6 +174,12 @@ class CapturingMonitor(pulumi_mocks.MockMonitor):
                 retain_on_delete=bool(request.retainOnDelete),
                 ignore_changes=list(request.ignoreChanges),
                 depends_on=sorted(request.dependencies),
+                custom_timeouts={
+                    k: v
+                    for k in ("create", "update", "delete")
+                    if (v := getattr(request.customTimeouts, k, ""))
+                },
+                id=response.id,
                 aliases=aliases,
             )
         )
