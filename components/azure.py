@@ -6,6 +6,7 @@ import uuid
 
 import pulumi
 import pulumi_kubernetes as k8s
+import pulumiverse_time as time
 import yaml
 from pulumi_azure_native import authorization, network, resources
 from pulumi_azure_native import containerservice as aks
@@ -37,6 +38,7 @@ DNS_SERVICE_IP = "172.16.0.10"
 # Built-in role "Azure Kubernetes Service RBAC Cluster Admin": with Azure RBAC and local
 # accounts disabled, the only way to the Kubernetes API.
 AKS_RBAC_CLUSTER_ADMIN = "b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b"
+RBAC_PROPAGATION = "300s"
 # The AKS Entra ID server application every AKS API token is issued for (kubelogin docs).
 AKS_SERVER_ID = "6dae42f8-4368-4678-94ff-3960e28e3630"
 
@@ -255,9 +257,21 @@ class AzureGpuCluster(pulumi.ComponentResource):
                 lambda v: non_interactive_kubeconfig(base64.b64decode(v).decode())
             )
         )
-        # Every object through this provider needs the grant first (without it: 403).
+        # Every object through this provider needs the grant first (without it: 403), and a
+        # new role assignment reaches AKS's authorizer only minutes later (Azure RBAC
+        # propagation, "up to 5 minutes"): the provider waits that long after the grants.
+        propagated = time.Sleep(
+            f"{name}-rbac-propagation",
+            create_duration=RBAC_PROPAGATION,
+            triggers={key: grant.id for key, grant in zip(admins, grants, strict=True)},
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                provider=time.Provider(f"{name}-time", opts=child),
+                depends_on=grants,
+            ),
+        )
         self.provider = kubernetes_provider(
-            name, self.kubeconfig, cluster_name, self, depends_on=grants
+            name, self.kubeconfig, cluster_name, self, depends_on=[propagated]
         )
         self.device_plugin = nvidia_device_plugin(name, self.provider, tags, self)
         # What a workload in this cluster waits for: its nodes and the GPUs the device plugin

@@ -305,8 +305,17 @@ def aks_data_plane_granted(fleet: Fleet) -> list[str]:
         cluster = fleet.cluster_of(mc)
         providers = [p for p in fleet.of(K8S_PROVIDER) if fleet.by_urn.get(p.parent) is cluster]
         for p in providers:
-            if not any(g.urn in p.depends_on for g in grants):
+            # directly, or through a wait for the assignment to propagate
+            waits = [
+                s
+                for s in fleet.of("time:index/sleep:Sleep")
+                if s.urn in p.depends_on and _minutes(s.inputs.get("createDuration", "")) >= 5
+            ]
+            granted = {g.urn for g in grants}
+            if not any(granted & {*p.depends_on, *(d for s in waits for d in s.depends_on)}):
                 out.append(f"{p.urn}: does not wait for the data-plane role assignment")
+            elif not waits:
+                out.append(f"{p.urn}: no wait for the role assignment to propagate (minutes)")
     return out
 
 

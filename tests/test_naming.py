@@ -123,6 +123,8 @@ NAMES: dict[str, list[tuple[str, str, Scope]] | str] = {
     "pulumi:providers:kubernetes": f"{NONE}: a provider configuration in the Pulumi engine",
     "pulumi:providers:command": f"{NONE}: a provider configuration in the Pulumi engine",
     "command:local:Command": f"{NONE}: a command run on the deploying machine",
+    "pulumi:providers:time": f"{NONE}: a provider configuration in the Pulumi engine",
+    "time:index/sleep:Sleep": f"{NONE}: a wait in the deploy, nothing in a cloud",
 }
 
 # Names unique in an account or project that must tell stacks and regions apart.

@@ -140,6 +140,8 @@ TAGS: dict[str, tuple[str, ...] | str] = {
     ),
     "pulumi:providers:command": "no tags argument: runs commands on the deploying machine",
     "command:local:Command": "no tags argument: a command run on the deploying machine",
+    "pulumi:providers:time": "no tags argument: waits in the deploy, nothing in a cloud",
+    "time:index/sleep:Sleep": "no tags argument: a wait in the deploy, nothing in a cloud",
 }
 
 # A provider's default tags count for a resource whose own tags sit at the top-level input
@@ -302,6 +304,11 @@ def test_aws_provider_default_tags_count_for_a_resource_without_its_own():
 # --- the table against the installed SDKs -------------------------------------------------
 
 
+def _sdk_module(package: str) -> str:
+    """The Python module of a provider package (community packages live under pulumiverse)."""
+    return {"time": "pulumiverse_time"}.get(package, "pulumi_" + package.replace("-", "_"))
+
+
 @cache
 def sdk_class(type_: str) -> type:
     """The Python SDK class registering `type_` (e.g. `aws:ec2/vpc:Vpc` -> `pulumi_aws.ec2.Vpc`)."""
@@ -309,8 +316,8 @@ def sdk_class(type_: str) -> type:
 
     pkg, mod, name = type_.split(":")
     if (pkg, mod) == ("pulumi", "providers"):
-        return importlib.import_module("pulumi_" + name.replace("-", "_")).Provider
-    importlib.import_module("pulumi_" + pkg.replace("-", "_"))  # registers its modules
+        return importlib.import_module(_sdk_module(name)).Provider
+    importlib.import_module(_sdk_module(pkg))  # registers its modules
     for module in rpc._RESOURCE_MODULES.get(f"{pkg}:{mod}", []):
         info = getattr(module, "mod_info", {})
         if type_ in info.get("classes", {}):
