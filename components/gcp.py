@@ -26,16 +26,39 @@ from .cluster import (
 )
 from .naming import fit
 
-# tricloud's accelerator names -> GCE accelerator types. A2/A3/G2 machine types come with
-# their GPUs, but GKE still needs the accelerator declared to install the driver.
+# Accelerator-optimized machine families come with their GPUs, but GKE still needs the
+# accelerator declared (to install the driver), and it must be the family's own type: an
+# a3-megagpu node carries nvidia-h100-mega-80gb, not the a3-highgpu's nvidia-h100-80gb.
+GCE_MACHINE_ACCELERATOR = {
+    "a2-highgpu": "nvidia-tesla-a100",
+    "a2-megagpu": "nvidia-tesla-a100",
+    "a2-ultragpu": "nvidia-a100-80gb",
+    "a3-highgpu": "nvidia-h100-80gb",
+    "a3-edgegpu": "nvidia-h100-80gb",
+    "a3-megagpu": "nvidia-h100-mega-80gb",
+    "a3-ultragpu": "nvidia-h200-141gb",
+    "a4-highgpu": "nvidia-b200",
+    "g2-standard": "nvidia-l4",
+}
+# GPUs attached to general-purpose (N1) machines: by tricloud's accelerator name.
 GCE_ACCELERATOR = {
     "T4": "nvidia-tesla-t4",
-    "L4": "nvidia-l4",
-    "A100-40GB": "nvidia-tesla-a100",
-    "A100-80GB": "nvidia-a100-80gb",
-    "H100": "nvidia-h100-80gb",
-    "H200": "nvidia-h200-141gb",
+    "V100": "nvidia-tesla-v100",
+    "P100": "nvidia-tesla-p100",
+    "P4": "nvidia-tesla-p4",
 }
+
+
+def gce_accelerator_type(machine_type: str, accelerator: str) -> str | None:
+    """The GCE accelerator type GKE must be told for a pool of `machine_type`."""
+    family = "-".join(machine_type.split("-")[:2])
+    if family in GCE_MACHINE_ACCELERATOR:
+        return GCE_MACHINE_ACCELERATOR[family]
+    if machine_type.startswith("n1-"):
+        return GCE_ACCELERATOR.get(accelerator)
+    return None
+
+
 # Secondary ranges for pods and services, outside the default 10.0.0.0/16 node network.
 POD_RANGE = "10.64.0.0/14"
 SERVICE_RANGE = "10.68.0.0/20"
@@ -111,8 +134,10 @@ class GcpGpuCluster(pulumi.ComponentResource):
         )
         validate_pools(args["gpu_pools"])
         for pool in args["gpu_pools"]:
-            if pool["accelerator"] not in GCE_ACCELERATOR:
-                raise ValueError(f"no GCE accelerator type for {pool['accelerator']}")
+            if gce_accelerator_type(pool["instance_type"], pool["accelerator"]) is None:
+                raise ValueError(
+                    f"no GCE accelerator type for {pool['instance_type']} ({pool['accelerator']})"
+                )
         self.cloud = "gcp"
         self.region = region = args["region"]
         zones = cluster_zones(args)
@@ -274,7 +299,7 @@ class GcpGpuCluster(pulumi.ComponentResource):
                     disk_size_gb=200,
                     guest_accelerators=[
                         container.NodePoolNodeConfigGuestAcceleratorArgs(
-                            type=GCE_ACCELERATOR[pool["accelerator"]],
+                            type=gce_accelerator_type(pool["instance_type"], pool["accelerator"]),
                             count=pool["accelerator_count"],
                             gpu_driver_installation_config=container.NodePoolNodeConfigGuestAcceleratorGpuDriverInstallationConfigArgs(
                                 gpu_driver_version="LATEST"

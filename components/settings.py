@@ -358,6 +358,25 @@ def _kubernetes_version(
     return value, status
 
 
+# Accelerators the optimizer can price but the components cannot run: their GPU plumbing is
+# NVIDIA's (device plugin, `nvidia.com/gpu` requests, the clouds' NVIDIA driver installs).
+NOT_DEPLOYABLE = {
+    "MI300X": "an AMD GPU: the components deploy NVIDIA GPUs only (NVIDIA device plugin, "
+    "nvidia.com/gpu requests, NVIDIA driver install); AMD's device plugin and ROCm images "
+    "are not declared",
+}
+
+
+def _deployable_accelerators(scenario: Scenario, key: str, errors: Collector) -> None:
+    for i, svc in enumerate(scenario.services):
+        for acc in svc.throughput_rps:
+            if acc in NOT_DEPLOYABLE:
+                errors.add(
+                    f"{key}[{i}].throughputRps.{acc}",
+                    f"{acc} is {NOT_DEPLOYABLE[acc]}; remove it from throughputRps",
+                )
+
+
 def _azure_cluster_admins(value: Any, key: str, errors: Collector) -> tuple[str, ...] | None:
     if value is _BAD:
         return None
@@ -570,6 +589,8 @@ def parse(
             for p in e.problems:
                 if p.where not in undecodable:  # "is required": its JSON error says more
                     errors.add(p.where, p.message)
+        else:
+            _deployable_accelerators(scenario, f"{ns}services", errors)
 
     clouds = _clouds_for_checks(decoded["clouds"])
     traffic = _traffic(decoded["traffic"], f"{ns}traffic", clouds, errors)

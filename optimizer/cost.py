@@ -71,6 +71,10 @@ GCE_ACCELERATORS = {
     "nvidia-h100-80gb": "H100",
     "nvidia-h100-mega-80gb": "H100",
     "nvidia-h200-141gb": "H200",
+    "nvidia-b200": "B200",
+    "nvidia-tesla-v100": "V100",
+    "nvidia-tesla-p100": "P100",
+    "nvidia-tesla-p4": "P4",
 }
 # A regional GKE pool without nodeLocations runs in the region's default zones: three.
 GKE_DEFAULT_ZONES = 3

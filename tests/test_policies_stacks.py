@@ -213,10 +213,16 @@ def test_gke_zones():
 
 
 def test_gce_accelerator_names_match_the_components():
-    from components.gcp import GCE_ACCELERATOR
+    """Every GCP offering's GKE accelerator type reads back as the catalog's accelerator."""
+    from components.gcp import GCE_ACCELERATOR, gce_accelerator_type
 
     for name, gce in GCE_ACCELERATOR.items():
         assert cost.GCE_ACCELERATORS[gce] == name
+    for o in CATALOG.offerings:
+        if o.cloud == "gcp":
+            gce = gce_accelerator_type(o.instance_type, o.accelerator)
+            assert gce is not None, o.instance_type
+            assert cost.GCE_ACCELERATORS[gce] == o.accelerator, o.instance_type
 
 
 def test_offline_plan_exits_1_on_a_mandatory_violation(tmp_path, monkeypatch, capsys):
