@@ -237,6 +237,10 @@ def helm_release(
     )
 
 
+# Add-on settings: the VPC CNI enforces NetworkPolicy only with its network policy agent on.
+EKS_ADDON_CONFIGURATION = {"vpc-cni": {"enableNetworkPolicy": "true"}}
+
+
 def eks_addon(
     name: str,
     addon: str,
@@ -256,6 +260,9 @@ def eks_addon(
         cluster_name=cluster.name,
         addon_name=addon,
         addon_version=EKS_ADDONS[kubernetes_version][addon],
+        configuration_values=(
+            json.dumps(EKS_ADDON_CONFIGURATION[addon]) if addon in EKS_ADDON_CONFIGURATION else None
+        ),
         resolve_conflicts_on_create="OVERWRITE",
         resolve_conflicts_on_update="PRESERVE",
         tags=dict(tags),

@@ -154,6 +154,10 @@ class AzureGpuCluster(pulumi.ComponentResource):
             network_profile=aks.ContainerServiceNetworkProfileArgs(
                 network_plugin="azure",
                 network_plugin_mode="overlay",
+                # Cilium enforces the services' NetworkPolicies (none is enforced without a
+                # network policy engine).
+                network_dataplane="cilium",
+                network_policy="cilium",
                 pod_cidr=POD_CIDR,
                 service_cidr=SERVICE_CIDR,
                 dns_service_ip=DNS_SERVICE_IP,

@@ -234,6 +234,10 @@ def nvidia_device_plugin(
                 "metadata": {"labels": {**labels, **app}},
                 "spec": {
                     "priorityClassName": "system-node-critical",
+                    # Restricted but for its socket: it must write, as root, into the kubelet's
+                    # device-plugins folder (a hostPath), as every device plugin registers.
+                    "automountServiceAccountToken": False,
+                    "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
                     "affinity": {
                         "nodeAffinity": {
                             "requiredDuringSchedulingIgnoredDuringExecution": {
@@ -263,6 +267,8 @@ def nvidia_device_plugin(
                             "env": [{"name": "FAIL_ON_INIT_ERROR", "value": "false"}],
                             "securityContext": {
                                 "allowPrivilegeEscalation": False,
+                                "privileged": False,
+                                "readOnlyRootFilesystem": True,
                                 "capabilities": {"drop": ["ALL"]},
                             },
                             "resources": {

@@ -219,6 +219,8 @@ class GcpGpuCluster(pulumi.ComponentResource):
             remove_default_node_pool=True,
             initial_node_count=1,
             networking_mode="VPC_NATIVE",
+            # Dataplane V2 enforces the services' NetworkPolicies (GKE enforces none without).
+            datapath_provider="ADVANCED_DATAPATH",
             ip_allocation_policy=container.ClusterIpAllocationPolicyArgs(
                 cluster_secondary_range_name="pods", services_secondary_range_name="services"
             ),

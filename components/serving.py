@@ -15,6 +15,7 @@ from pulumi_kubernetes.apps.v1 import Deployment
 from pulumi_kubernetes.autoscaling.v2 import HorizontalPodAutoscaler
 from pulumi_kubernetes.core.v1 import Namespace, Service
 from pulumi_kubernetes.meta.v1 import ObjectMetaArgs
+from pulumi_kubernetes.networking.v1 import NetworkPolicy
 from pulumi_kubernetes.policy.v1 import PodDisruptionBudget
 
 from .aliases import component_opts
@@ -32,6 +33,21 @@ IMAGE_PULL_MINUTES = 10
 # An NLB / Azure LB / GCP passthrough NLB takes minutes to provision and pass its first
 # health checks; pulumi-kubernetes waits for the Service's address (default 10 minutes).
 SERVICE_ADDRESS_MINUTES = 20
+# Pod Security Standards "restricted", enforced on every service namespace. Model servers run
+# as this non-root user (images built to run as root, e.g. vLLM's, work when their caches
+# point at the writable volumes below).
+POD_SECURITY = {
+    f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "audit", "warn")
+}
+RUN_AS_USER = 1000
+# The root filesystem is read-only: weights and compiled kernels go to /cache (node disk),
+# scratch to /tmp; /dev/shm is memory for NCCL between the GPUs of one replica.
+CACHE_ENV = {"HOME": "/cache", "HF_HOME": "/cache/huggingface", "XDG_CACHE_HOME": "/cache"}
+CACHE_ENV["TMPDIR"] = "/tmp"
+SHM_SHARE_OF_MEMORY = 0.25
+# Where the metrics scraper runs, the one other client a service's pods admit besides its
+# load balancer's traffic on the serving port.
+METRICS_NAMESPACES = ("kube-system", "monitoring")
 # CPU is what every cluster can measure without extra adapters; swap in a queue-depth metric
 # (e.g. vLLM's num_requests_waiting through a metrics adapter) where one is installed.
 HPA_CPU_UTILIZATION = 60
@@ -211,7 +227,11 @@ class InferenceService(pulumi.ComponentResource):
         inherited = _depends_on_list(opts)
         child = pulumi.ResourceOptions(parent=self, depends_on=inherited)
 
-        ns = Namespace(f"{name}-ns", metadata=ObjectMetaArgs(name=svc, labels=labels), opts=child)
+        ns = Namespace(
+            f"{name}-ns",
+            metadata=ObjectMetaArgs(name=svc, labels={**labels, **POD_SECURITY}),
+            opts=child,
+        )
         namespace = ns.metadata.name
         for wp in args["pools"]:
             deploy_name = fit(f"{svc}-{wp['pool']}", "k8s-label")
@@ -280,11 +300,37 @@ class InferenceService(pulumi.ComponentResource):
                                 }
                             ],
                             "terminationGracePeriodSeconds": 60,
+                            # The server calls no Kubernetes API: no token in the pod.
+                            "automountServiceAccountToken": False,
+                            "securityContext": {
+                                "runAsNonRoot": True,
+                                "runAsUser": RUN_AS_USER,
+                                "runAsGroup": RUN_AS_USER,
+                                "fsGroup": RUN_AS_USER,
+                                "seccompProfile": {"type": "RuntimeDefault"},
+                            },
+                            "volumes": [
+                                {"name": "cache", "emptyDir": {}},
+                                {"name": "tmp", "emptyDir": {"sizeLimit": "4Gi"}},
+                                {
+                                    "name": "shm",
+                                    "emptyDir": {
+                                        "medium": "Memory",
+                                        "sizeLimit": _shm_size(wp["memory"]),
+                                    },
+                                },
+                            ],
                             "containers": [
                                 {
                                     "name": "server",
                                     "image": args["image"],
                                     "ports": [{"name": "http", "containerPort": args["port"]}],
+                                    "env": [{"name": k, "value": v} for k, v in CACHE_ENV.items()],
+                                    "volumeMounts": [
+                                        {"name": "cache", "mountPath": "/cache"},
+                                        {"name": "tmp", "mountPath": "/tmp"},
+                                        {"name": "shm", "mountPath": "/dev/shm"},
+                                    ],
                                     "resources": resources,
                                     "startupProbe": {
                                         "httpGet": {"path": HEALTH_PATH, "port": "http"},
@@ -301,7 +347,12 @@ class InferenceService(pulumi.ComponentResource):
                                         "periodSeconds": 15,
                                         "failureThreshold": 4,
                                     },
-                                    "securityContext": {"allowPrivilegeEscalation": False},
+                                    "securityContext": {
+                                        "allowPrivilegeEscalation": False,
+                                        "privileged": False,
+                                        "readOnlyRootFilesystem": True,
+                                        "capabilities": {"drop": ["ALL"]},
+                                    },
                                 }
                             ],
                         },
@@ -343,6 +394,36 @@ class InferenceService(pulumi.ComponentResource):
                 opts=child,
             )
 
+        # Only the serving port, and only the metrics scraper besides: the load balancer's
+        # traffic keeps the client's address (externalTrafficPolicy Local), so it is admitted
+        # by port from anywhere; everything else (other pods, other ports) is refused.
+        NetworkPolicy(
+            f"{name}-netpol",
+            metadata=ObjectMetaArgs(name=svc, namespace=namespace, labels=labels),
+            spec={
+                "podSelector": {"matchLabels": {APP_LABEL: svc}},
+                "policyTypes": ["Ingress"],
+                "ingress": [
+                    {"ports": [{"protocol": "TCP", "port": args["port"]}]},
+                    {
+                        "from": [
+                            {
+                                "namespaceSelector": {
+                                    "matchExpressions": [
+                                        {
+                                            "key": "kubernetes.io/metadata.name",
+                                            "operator": "In",
+                                            "values": list(METRICS_NAMESPACES),
+                                        }
+                                    ]
+                                }
+                            }
+                        ],
+                    },
+                ],
+            },
+            opts=child,
+        )
         PodDisruptionBudget(
             f"{name}-pdb",
             metadata=ObjectMetaArgs(name=svc, namespace=namespace, labels=labels),
@@ -397,6 +478,12 @@ class InferenceService(pulumi.ComponentResource):
         self.register_outputs(
             {"namespace": self.namespace, "address": self.address, "ips": self.ips}
         )
+
+
+def _shm_size(memory: str) -> str:
+    """/dev/shm for one replica: a quarter of its memory request (it counts against it)."""
+    mi = int(memory[:-2]) if memory.endswith("Mi") else int(float(memory[:-2]) * 1024)
+    return f"{int(mi * SHM_SHARE_OF_MEMORY)}Mi"
 
 
 def _depends_on_list(opts: pulumi.ResourceOptions | None) -> list:

@@ -115,6 +115,7 @@ NAMES: dict[str, list[tuple[str, str, Scope]] | str] = {
     "kubernetes:apps/v1:DaemonSet": [("metadata.name", "k8s-label", K8S_NS)],
     "kubernetes:autoscaling/v2:HorizontalPodAutoscaler": [("metadata.name", "k8s-label", K8S_NS)],
     "kubernetes:policy/v1:PodDisruptionBudget": [("metadata.name", "k8s-label", K8S_NS)],
+    "kubernetes:networking.k8s.io/v1:NetworkPolicy": [("metadata.name", "k8s-label", K8S_NS)],
     "kubernetes:helm.sh/v3:Release": [("name", "k8s-label", ("@provider", "namespace"))],
     # --- providers -----------------------------------------------------------------------
     "pulumi:providers:aws": f"{NONE}: a provider configuration in the Pulumi engine",

@@ -73,6 +73,7 @@ TAGS: dict[str, tuple[str, ...] | str] = {
     "kubernetes:apps/v1:DaemonSet": POD_TEMPLATE,
     "kubernetes:autoscaling/v2:HorizontalPodAutoscaler": K8S,
     "kubernetes:policy/v1:PodDisruptionBudget": K8S,
+    "kubernetes:networking.k8s.io/v1:NetworkPolicy": K8S,
     "kubernetes:helm.sh/v3:Release": (
         "no labels argument: a Helm release; its objects are the chart's own, in kube-system "
         "(cluster overhead, billed with the cluster)"
