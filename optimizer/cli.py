@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from . import catalog as catalog_mod
+from . import lockfile
 from .errors import InputError, print_problems
 from .explain import price_of_guarantees, rejected_alternatives
 from .plan import Plan, load_plan_file
@@ -62,6 +63,10 @@ def main(argv: list[str] | None = None) -> int:
         cat = catalog_mod.load(args.catalog)
         scenario = load_file(args.scenario, cat)
         incumbent = load_plan_file(args.incumbent) if args.incumbent else None
+        if incumbent is not None:
+            problems = lockfile.check(incumbent, cat, str(args.incumbent))
+            if problems:
+                raise InputError(problems, "invalid incumbent plan")
         plan = solve(scenario, cat, incumbent, str(args.incumbent) if args.incumbent else None)
     except Infeasible as e:
         print_problems("no plan meets every constraint", e.lines())

@@ -107,15 +107,15 @@ on_aws = InferenceService(
     pulumi.ResourceOptions(parent=eks, providers=[eks.provider]),
 )
 
-# --- GCP: GKE with g2-standard-24 (2 x L4) -------------------------------------------------
+# --- GCP: GKE with g2-standard-48 (4 x L4) -------------------------------------------------
 gke = GcpGpuCluster(
     "gcp-europe-west4",
-    {**cluster_args("europe-west4", "g2-standard-24", 2), "project": project},
+    {**cluster_args("europe-west4", "g2-standard-48", 4), "project": project},
     pulumi.ResourceOptions(providers=[gcp]),
 )
 on_gcp = InferenceService(
     f"gcp-europe-west4-{SERVICE}",
-    service_args("gcp", "g2-standard-24-od", 2),
+    service_args("gcp", "g2-standard-48-od", 4),
     pulumi.ResourceOptions(parent=gke, providers=[gke.provider]),
 )
 

@@ -296,12 +296,12 @@ def _nodes(pair: Mapping[str, Any], unit: str = " nodes") -> str:
     return text
 
 
-def _plural(n: int, word: str) -> str:
+def plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 def _count(nodes: int) -> str:
-    return _plural(nodes, "node")
+    return plural(nodes, "node")
 
 
 def _replicas(r: Mapping[str, int]) -> str:
@@ -592,8 +592,8 @@ def render(
         out += ["", "#### Warnings", ""] + [f"- {w}" for w in warnings]
     table = md_table(PLACEMENT_HEADERS, placement_rows(after), right={4})
     summary = (
-        f"Full placement: {_plural(len(after.get('clusters', [])), 'cluster')}, "
-        f"{_plural(len(pools), 'node pool')}"
+        f"Full placement: {plural(len(after.get('clusters', [])), 'cluster')}, "
+        f"{plural(len(pools), 'node pool')}"
     )
     if doc["new"]:
         out += ["", f"#### {summary}", "", table]

@@ -1,0 +1,235 @@
+"""What an operator meets around the stack config: the documented lock workflow end to end,
+the lock and the policy config validated like config (exit 2, one line per problem naming the
+file), a stack without policy config still held to its budget, and the console's wording."""
+
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+
+import pytest
+
+from tests.conftest import stack_capture
+from tools.plan import cli, lockcheck
+from tools.plan import policy as plan_policy
+from tools.plan.cli import REPO_ROOT
+
+DEMAND = "demandRps: {us-east: 20, us-west: 8}"
+
+
+@pytest.fixture
+def project(tmp_path):
+    """A copy of the program (Pulumi.yaml, __main__.py, stacks/) that a test may edit."""
+    root = tmp_path / "project"
+    root.mkdir()
+    for name in ("Pulumi.yaml", "__main__.py"):
+        shutil.copy(REPO_ROOT / name, root / name)
+    shutil.copytree(REPO_ROOT / "stacks", root / "stacks")
+    return root
+
+
+def edit(path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new))
+
+
+# --- item 1: change demand -> plan -> lock -> lock-check, as the docs tell it ---------------
+
+
+def test_the_documented_lock_workflow_passes_the_lock_check_after_one_make_lock(
+    project, tmp_path, capsys
+):
+    edit(project / "stacks" / "Pulumi.dev.yaml", DEMAND, "demandRps: {us-east: 30, us-west: 8}")
+    base = ["--project", str(project), "--stack", "dev", "--out", str(tmp_path / "out")]
+
+    # make plan: the console shows what the change moves against the committed lock
+    assert cli.main(base) == 0
+    out = capsys.readouterr().out
+    assert "stack dev: 1 cluster, " in out  # not "1 clusters"
+    assert f"against {project}/stacks/placement.dev.json: monthly cost 1,182.96 -> " in out
+    assert "aws/us-east-2 g6.xlarge spot 5 -> " in out
+    assert lockcheck.main(["--project", str(project), "--stack", "dev"]) == 1
+    capsys.readouterr()
+
+    # make lock, once
+    assert cli.main([*base, "--write-lock"]) == 0
+    assert "lock written: " in capsys.readouterr().out
+    lock = json.loads((project / "stacks" / "placement.dev.json").read_text())
+    assert lock["stability"] == {
+        "incumbent": "stacks/placement.dev.json",
+        "kept": True,
+        "savingsPercent": 0,
+    }
+
+    # make lock-check passes at once
+    assert lockcheck.main(["--project", str(project), "--stack", "dev"]) == 0
+    assert "every lock matches the optimizer (dev;" in capsys.readouterr().out
+
+
+# --- item 2: the lock is validated like config ---------------------------------------------
+
+
+def _bad_lock(project, **pool_fields) -> None:
+    path = project / "stacks" / "placement.dev.json"
+    doc = json.loads(path.read_text())
+    doc["clusters"][0]["nodePools"][0].update(pool_fields)
+    path.write_text(json.dumps(doc, indent=2))
+
+
+@pytest.mark.parametrize(
+    ("fields", "line"),
+    [
+        (
+            {"nodes": "five"},
+            "stacks/placement.dev.json: clusters[0].nodePools[0].nodes: 'five' is not a whole "
+            "number >= 0",
+        ),
+        (
+            {"nodes": -1, "minNodes": -1},
+            "stacks/placement.dev.json: clusters[0].nodePools[0].nodes: -1 is not a whole "
+            "number >= 0",
+        ),
+        (
+            {"nodes": 2.5},
+            "stacks/placement.dev.json: clusters[0].nodePools[0].nodes: 2.5 is not a whole "
+            "number >= 0",
+        ),
+        (
+            {"instanceType": "g9.huge"},
+            "stacks/placement.dev.json: clusters[0].nodePools[0].instanceType: 'g9.huge' is not "
+            "offered in aws/us-east-2 by the catalog; offered: ",
+        ),
+    ],
+)
+def test_a_bad_lock_exits_2_naming_the_file_and_field(project, capsys, fields, line):
+    _bad_lock(project, **fields)
+    assert lockcheck.main(["--project", str(project), "--stack", "dev"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert f"  {line}" in err, err
+
+
+def test_a_lock_naming_an_unknown_region_exits_2(project, capsys):
+    path = project / "stacks" / "placement.dev.json"
+    doc = json.loads(path.read_text())
+    doc["clusters"][0]["region"] = "mars-north-1"
+    path.write_text(json.dumps(doc))
+    assert lockcheck.main(["--project", str(project), "--stack", "dev"]) == 2
+    err = capsys.readouterr().err
+    assert (
+        "  stacks/placement.dev.json: clusters[0].region: 'aws/mars-north-1' is not a region "
+        "of the catalog"
+    ) in err
+
+
+def test_a_missing_lock_is_stated_never_as_not_kept(project, tmp_path, monkeypatch, capsys):
+    (project / "stacks" / "placement.dev.json").unlink()
+    plan = lockcheck.solve_stack(project, "dev")
+    assert plan["stability"] == {"incumbent": None, "kept": False, "savingsPercent": 0}
+
+    capture = stack_capture("dev")  # before the patch: it runs the real program once
+    monkeypatch.setattr(cli, "run_program", lambda *a, **k: capture)
+    out_dir = tmp_path / "out"
+    assert cli.main(["--project", str(project), "--stack", "dev", "--out", str(out_dir)]) == 0
+    out = capsys.readouterr().out
+    assert f"no lock {project}/stacks/placement.dev.json: nothing to compare against" in out
+    assert "make lock STACK=dev writes it" in out
+
+
+def test_the_optimizer_cli_validates_an_incumbent_like_a_lock(tmp_path, capsys):
+    from optimizer import cli as optimizer_cli
+
+    doc = json.loads((REPO_ROOT / "stacks" / "placement.dev.json").read_text())
+    doc["clusters"][0]["nodePools"][0]["nodes"] = "five"
+    bad = tmp_path / "plan.json"
+    bad.write_text(json.dumps(doc))
+    scenario = REPO_ROOT / "bench" / "scenarios" / "small.yaml"
+    assert optimizer_cli.main(["solve", "--scenario", str(scenario), "--incumbent", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: invalid incumbent plan:\n")
+    assert f"  {bad}: clusters[0].nodePools[0].nodes: 'five' is not a whole number" in err
+
+
+# --- item 4: no policy config, still the stack's budget ------------------------------------
+
+
+def test_the_program_exports_its_budget_for_the_pack():
+    assert stack_capture("dev").outputs["monthlyBudgetUsd"] == 6000
+
+
+def test_a_stack_without_policy_config_is_held_to_its_budget(project):
+    (project / "stacks" / "policy.dev.json").unlink()
+    capture = copy.copy(stack_capture("dev"))
+    capture.outputs = {**capture.outputs, "monthlyBudgetUsd": 1500}  # below the 1,825.07 ceiling
+    verdicts = plan_policy.evaluate(capture, "dev", project)
+    assert verdicts.config.startswith("no stacks/policy.dev.json: the pack's defaults")
+    failures = [(v.policy, v.level) for v in verdicts.mandatory_failures()]
+    assert failures == [("monthly-cost-limit", "mandatory")]
+    message = verdicts.mandatory_failures()[0].message
+    assert "exceeds the stack's tricloud:placement.monthlyBudgetUsd $1,500.00 by $325.07" in message
+    assert "set maxMonthlyUsd in stacks/policy.dev.json" in message
+
+    # at the shipped budget the stack passes, and the summary says which config was used
+    verdicts = plan_policy.evaluate(stack_capture("dev"), "dev", project)
+    assert not verdicts.mandatory_failures()
+
+
+def test_the_summary_names_the_policy_config(tmp_path, monkeypatch, capsys):
+    capture = stack_capture("dev")  # before the patch: it runs the real program once
+    monkeypatch.setattr(cli, "run_program", lambda *a, **k: capture)
+    assert cli.main(["--stack", "dev", "--out", str(tmp_path)]) == 0
+    assert "Policy config stacks/policy.dev.json." in (tmp_path / "summary.md").read_text()
+    assert "policy: policy config stacks/policy.dev.json" in capsys.readouterr().out
+
+
+# --- item 5: a broken policy config is bad input ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ('{"all": "advisory",', "stacks/policy.dev.json: line 1: not valid JSON: "),
+        (
+            '{"monthly-cost-limt": "mandatory"}',
+            "stacks/policy.dev.json: monthly-cost-limt: no such policy; known: ",
+        ),
+        (
+            '{"monthly-cost-limit": {"maxMonthlyUsd": "2500"}}',
+            "stacks/policy.dev.json: monthly-cost-limit.maxMonthlyUsd: '2500' is not a number",
+        ),
+        (
+            '{"max-nodes-per-pool": {"maxNodes": 3}}',
+            "stacks/policy.dev.json: max-nodes-per-pool.maxNodes: unknown property; known: "
+            "maxNodesPerPool",
+        ),
+        ("[1, 2]", "stacks/policy.dev.json: [1, 2] is not an object of policy name"),
+    ],
+)
+def test_a_broken_policy_config_exits_2_one_line_per_problem(
+    project, monkeypatch, capsys, text, line
+):
+    (project / "stacks" / "policy.dev.json").write_text(text)
+    ran = []
+    monkeypatch.setattr(cli, "run_program", lambda *a, **k: ran.append(1))
+    assert cli.main(["--project", str(project), "--stack", "dev"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: invalid policy config for dev:\n"), err
+    assert f"  {line}" in err, err
+    assert "Traceback" not in err
+    assert not ran  # checked before the program runs
+
+
+# --- item 12: the pack's messages name the stack's file and print counts as integers -----
+
+
+def test_policy_messages_name_the_stacks_file_and_integer_limits():
+    verdicts = plan_policy.evaluate(
+        stack_capture("dev"), "dev", REPO_ROOT, {"max-nodes-per-pool": {"maxNodesPerPool": 3}}
+    )
+    messages = [v.message for v in verdicts.items if v.policy == "max-nodes-per-pool"]
+    assert messages, verdicts.items
+    assert all("Limit: maxNodesPerPool 3. " in m for m in messages), messages
+    assert all("raise maxNodesPerPool in stacks/policy.dev.json." in m for m in messages)
+    assert not any("<stack>" in v.message for v in verdicts.items)
