@@ -24,6 +24,7 @@ from .cluster import (
     validate_pools,
 )
 from .naming import fit
+from .validate import check_args
 
 # Subnets span two availability zones: EKS requires two, and a GPU type missing in one zone
 # can still be found in the other.
@@ -64,6 +65,7 @@ class AwsGpuCluster(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: GpuClusterArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
+        check_args("AwsGpuCluster", name, args, GpuClusterArgs)
         super().__init__(
             "tricloud:index:AwsGpuCluster",
             name,

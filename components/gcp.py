@@ -23,6 +23,7 @@ from .cluster import (
     validate_pools,
 )
 from .naming import fit
+from .validate import check_args
 
 # tricloud's accelerator names -> GCE accelerator types. A2/A3/G2 machine types come with
 # their GPUs, but GKE still needs the accelerator declared to install the driver.
@@ -92,6 +93,7 @@ class GcpGpuCluster(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: GcpGpuClusterArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
+        check_args("GcpGpuCluster", name, args, GcpGpuClusterArgs)
         super().__init__(
             "tricloud:index:GcpGpuCluster",
             name,

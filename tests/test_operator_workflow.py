@@ -233,3 +233,71 @@ def test_policy_messages_name_the_stacks_file_and_integer_limits():
     assert all("Limit: maxNodesPerPool 3. " in m for m in messages), messages
     assert all("raise maxNodesPerPool in stacks/policy.dev.json." in m for m in messages)
     assert not any("<stack>" in v.message for v in verdicts.items)
+
+
+# --- item 5: component arguments from a composing program ----------------------------------
+
+BAD_PROGRAM = """
+import pulumi
+from pulumi_gcp import Provider
+from components import GcpGpuCluster
+
+gcp = Provider("gcp", project="acme-ml-dev", region="europe-west4")
+GcpGpuCluster(
+    "gpu",
+    {
+        "region": "europe-west4",
+        "cluster_name": "ex-dev",
+        "kubernetes_version": "1.33",
+        "project": "acme-ml-dev",
+        "tags": {"team": "ml"},
+        "gpu_pools": [
+            {
+                "instance_type": "g2-standard-48",
+                "accelerator": "L4",
+                "accelerator_count": 4,
+                "pricing": "spto",
+                "min_nodes": 1,
+                "max_nodes": "3",
+            }
+        ],
+        "api_alowed_cidrs": [],
+    },
+    pulumi.ResourceOptions(providers=[gcp]),
+)
+"""
+
+
+def test_bad_component_arguments_exit_2_one_line_each(tmp_path, capsys):
+    project = tmp_path / "composed"
+    project.mkdir()
+    (project / "Pulumi.yaml").write_text("name: composed\nruntime: python\n")
+    (project / "Pulumi.dev.yaml").write_text("config: {}\n")
+    (project / "__main__.py").write_text(BAD_PROGRAM)
+    assert cli.main(["--project", str(project), "--stack", "dev", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err == [
+        "error: invalid arguments for GcpGpuCluster 'gpu':",
+        "  GcpGpuCluster 'gpu': api_alowed_cidrs: unknown argument; known: api_allowed_cidrs, "
+        "cluster_name, gpu_pools, kubernetes_version, network_cidr, node_service_account_id, "
+        "project, region, tags",
+        "  GcpGpuCluster 'gpu': gpu_pools[0].pricing: 'spto' is not allowed; allowed: "
+        "on-demand, spot",
+        "  GcpGpuCluster 'gpu': gpu_pools[0].max_nodes: '3' is not a whole number",
+    ]
+
+
+def test_component_args_errors_are_clean_under_the_pulumi_cli_too():
+    """The Pulumi CLI prints a `pulumi.RunError` without a traceback; the offline plan reads
+    it as the project's InputError (exit 2)."""
+    import pulumi
+
+    from components.cluster import GpuPoolArgs
+    from components.validate import ComponentArgsError, check_args
+    from optimizer.errors import InputError
+
+    with pytest.raises(ComponentArgsError) as e:
+        check_args("X", "x", {"instance_type": 1}, GpuPoolArgs)
+    assert isinstance(e.value, InputError) and isinstance(e.value, pulumi.RunError)
+    assert e.value.lines()[0] == "X 'x': accelerator: is required (GpuPoolArgs)"
+    assert "X 'x': instance_type: 1 is not a string" in e.value.lines()
