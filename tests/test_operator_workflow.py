@@ -301,3 +301,44 @@ def test_component_args_errors_are_clean_under_the_pulumi_cli_too():
     assert isinstance(e.value, InputError) and isinstance(e.value, pulumi.RunError)
     assert e.value.lines()[0] == "X 'x': accelerator: is required (GpuPoolArgs)"
     assert "X 'x': instance_type: 1 is not a string" in e.value.lines()
+
+
+# --- item 7: what a reviewer needs, in the comment; the console folded ---------------------
+
+
+def test_the_comment_shows_routing_survivability_and_budget_headroom(tmp_path, monkeypatch, capsys):
+    capture = stack_capture("prod")  # before the patch: it runs the real program once
+    monkeypatch.setattr(cli, "run_program", lambda *a, **k: capture)
+    assert cli.main(["--stack", "prod", "--out", str(tmp_path)]) == 0
+    doc = json.loads((tmp_path / "diff.json").read_text())
+    text = (tmp_path / "summary.md").read_text()
+    # every service's weights, not only the changes
+    weights = doc["routing"]["weights"]
+    assert set(weights) == set(capture.outputs["placement"]["routing"])
+    assert "#### Routing" in text
+    for service, regions in weights.items():
+        for region, w in regions.items():
+            assert f"| {service} | {region} | {w:.1%} |" in text
+    # the survivability result and the worst failure domain
+    sv = capture.outputs["placement"]["survivability"]
+    assert doc["survivability"] == sv
+    assert (
+        f"- **Survivability**: survive region; the worst single-region loss "
+        f"({sv['worstCaseDomain']}) leaves {sv['worstCaseServedFraction']:.1%} of demand served"
+    ) in text
+    # the budget headroom when checks pass
+    budget = doc["budget"]
+    assert budget["limit"] == 300000 and budget["basis"] == "max"
+    assert budget["headroom"] == round(300000 - budget["estimate"], 2)
+    assert (
+        f"- **Budget**: estimate ${budget['estimate']:,.2f} (max basis) against $300,000.00 "
+        f"(maxMonthlyUsd in policy config stacks/policy.prod.json): headroom "
+        f"${budget['headroom']:,.2f}"
+    ) in text
+    console = capsys.readouterr().out
+    assert f"Budget: estimate ${budget['estimate']:,.2f}" in console
+    # resource types folded to counts per cloud; the types are in resources.json
+    assert "RESOURCE TYPE" not in console
+    n = len(capture.resources)
+    assert f"resources: {n} (aws " in console and "; by type: resources.json" in console
+    assert len(console.splitlines()) < 60

@@ -119,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     (out_dir / "diff.json").write_text(diff.dumps(doc))
     (out_dir / "summary.md").write_text(summary.render(args.stack, capture, verdicts, before, doc))
     print(summary.console(args.stack, capture, verdicts, seconds))
+    if doc is not None:
+        print("\n".join(line.replace("**", "")[2:] for line in diff.guarantee_lines(doc) if line))
     if against is not None:
         print(summary.console_changes(doc, _shown(against, project)))
     elif placement is not None and not args.new_stack:

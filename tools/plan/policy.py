@@ -39,6 +39,7 @@ class Verdicts:
     items: list[Verdict] = field(default_factory=list)
     note: str = ""
     config: str = ""  # which policy config the pack ran with, for the summary
+    config_doc: dict[str, Any] = field(default_factory=dict)  # that config, as given
 
     def mandatory_failures(self) -> list[Verdict]:
         return [v for v in self.items if v.level == "mandatory"]
@@ -97,7 +98,7 @@ def evaluate(
     diagnostics = analyze(pack_resources(capture, stack), config)
     items = [Verdict(d.policy, d.level, d.urn, d.message) for d in diagnostics]
     items.sort(key=lambda v: (v.level != "mandatory", v.policy, v.urn))
-    return Verdicts(items=items, config=described)
+    return Verdicts(items=items, config=described, config_doc=dict(config))
 
 
 def pack_resources(capture: Capture, stack: str) -> list[dict[str, Any]]:

@@ -156,7 +156,35 @@ def compare(
     after = capture.outputs.get("placement")
     if after is None:
         return None
-    return diff.compare(before, after, [v.to_json() for v in verdicts.items], stack=stack)
+    return diff.compare(
+        before,
+        after,
+        [v.to_json() for v in verdicts.items],
+        stack=stack,
+        budget=budget(capture, verdicts),
+    )
+
+
+def budget(capture: Capture, verdicts: Verdicts) -> dict[str, Any] | None:
+    """monthly-cost-limit's limit (the policy config's maxMonthlyUsd, else the budget the
+    stack exports) and the estimate it checks, as the `budget` entry of diff.json."""
+    from optimizer import cost
+    from optimizer.catalog import load
+    from policies.pack import resolve_config
+
+    level, props = resolve_config(verdicts.config_doc)["monthly-cost-limit"]
+    if level == "disabled":
+        return None
+    limit, source = props.get("maxMonthlyUsd"), f"maxMonthlyUsd in {verdicts.config}"
+    if limit is None:
+        limit = capture.outputs.get("monthlyBudgetUsd")
+        source = "the stack's tricloud:placement.monthlyBudgetUsd"
+    if not isinstance(limit, int | float):
+        return None
+    basis = props.get("basis", "max")
+    resources = cost.from_registrations(r.to_json() for r in capture.resources)
+    estimate = cost.estimate(resources, load(), basis).total
+    return diff.budget_entry(float(limit), source, round(round(estimate, 6), 2), basis)
 
 
 def render(
