@@ -342,3 +342,50 @@ def test_the_comment_shows_routing_survivability_and_budget_headroom(tmp_path, m
     n = len(capture.resources)
     assert f"resources: {n} (aws " in console and "; by type: resources.json" in console
     assert len(console.splitlines()) < 60
+
+
+# --- item 9: the optimizer CLI on a stack, with progress for --explain ----------------------
+
+
+def test_optimizer_solve_reads_a_stack_as_the_program_does(capsys):
+    from optimizer import cli as optimizer_cli
+
+    assert (
+        optimizer_cli.main(["solve", "--stack", "prod", "--project", str(REPO_ROOT), "--json", "-"])
+        == 0
+    )
+    plan = json.loads(capsys.readouterr().out)
+    plan["solver"].pop("seconds", None)
+    assert plan == lockcheck.solve_stack(REPO_ROOT, "prod")  # the program's placement
+    assert plan["stability"]["incumbent"] == "stacks/placement.prod.json"  # the lock kept
+
+
+def test_optimizer_solve_rejects_an_unknown_stack(capsys):
+    from optimizer import cli as optimizer_cli
+
+    assert optimizer_cli.main(["solve", "--stack", "qa", "--project", str(REPO_ROOT)]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        "error: unknown stack:\n  --stack: 'qa' has no Pulumi.qa.yaml; known: dev, prod, staging\n"
+    )
+
+
+def test_explain_reports_each_re_solve_as_it_goes(capsys):
+    from optimizer import cli as optimizer_cli
+
+    assert (
+        optimizer_cli.main(
+            ["solve", "--stack", "staging", "--project", str(REPO_ROOT), "--explain"]
+        )
+        == 0
+    )
+    captured = capsys.readouterr()
+    lines = captured.err.splitlines()
+    families = [line.split(" without ")[1].split(" ...")[0] for line in lines]
+    assert len(lines) >= 2, lines
+    for i, line in enumerate(lines):
+        assert line.startswith(f"explain: re-solve {i + 1}/{len(lines)} without "), line
+        assert line.endswith(" s"), line
+    out = captured.out
+    for family in families:
+        assert f"  {family:14s}" in out
