@@ -389,3 +389,43 @@ def test_explain_reports_each_re_solve_as_it_goes(capsys):
     out = captured.out
     for family in families:
         assert f"  {family:14s}" in out
+
+
+# --- item 6: the pack from the installed distribution --------------------------------------
+
+
+def test_the_pack_location_in_this_repository_is_the_package_folder():
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "policies.location"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(REPO_ROOT / "policies")
+
+
+def test_an_installed_distribution_gets_a_runnable_pack_folder(tmp_path):
+    """Installed into another environment, the package folder sits in site-packages and its
+    `../.venv` names nothing: the written folder names that environment and serves the
+    installed policies."""
+    import yaml
+
+    from policies import location, serve
+
+    prefix = tmp_path / "venv"
+    site = prefix / "lib" / "python3.11" / "site-packages"
+    shutil.copytree(REPO_ROOT / "policies", site / "policies")
+    folder = location.pack_dir(prefix=prefix, package_dir=site / "policies")
+    assert folder == prefix / "share" / "tricloud-guardrails"
+    doc = yaml.safe_load((folder / "PulumiPolicy.yaml").read_text())
+    assert doc["runtime"] == {"name": "python", "options": {"virtualenv": str(prefix)}}
+    own = yaml.safe_load((REPO_ROOT / "policies" / "PulumiPolicy.yaml").read_text())
+    assert doc["version"] == own["version"]
+    main = (folder / "__main__.py").read_text()
+    compile(main, "__main__.py", "exec")
+    assert "from policies.serve import main" in main and callable(serve.main)
