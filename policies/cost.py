@@ -1,5 +1,5 @@
 """Cost policies: monthly-cost-limit, max-nodes-per-pool, allowed-instance-types, spot-required,
-replication-egress-limit (design 11). Prices come from `optimizer` (the optimizer's catalog)."""
+replication-egress-limit. Prices come from `optimizer` (the optimizer's catalog)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`python -m tools.plan`: the whole program for one stack, offline (design 12).
+"""`python -m tools.plan`: the whole program for one stack, offline.
 
 Loads `stacks/Pulumi.<stack>.yaml`, runs the project's `__main__.py` under the Pulumi SDK's
 mock engine, evaluates the policy pack on what it registered, prints a summary and writes

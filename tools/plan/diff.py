@@ -1,4 +1,4 @@
-"""What a pull request changes in one stack: two plans (design 7) and the policy verdicts in,
+"""What a pull request changes in one stack: two plans and the policy verdicts in,
 `diff.json` and the `summary.md` comment out.
 
 Pure functions over plain data, so the comment can be tested without running the program:
