@@ -136,6 +136,17 @@ def test_a_missing_lock_is_stated_never_as_not_kept(project, tmp_path, monkeypat
     out = capsys.readouterr().out
     assert f"no lock {project}/stacks/placement.dev.json: nothing to compare against" in out
     assert "make lock STACK=dev writes it" in out
+    assert "not kept" not in out
+
+
+def test_the_comment_states_a_missing_lock():
+    from tools.plan import diff
+
+    plan = lockcheck.solve_stack(REPO_ROOT, "dev")
+    plan["stability"] = {"incumbent": None, "kept": False, "savingsPercent": 0}
+    text = diff.render(diff.compare(None, plan, stack="dev"), plan)
+    assert "**no lock**: placement.dev.json is missing, so nothing was kept" in text
+    assert "not kept" not in text and "saves 0%" not in text
 
 
 def test_the_optimizer_cli_validates_an_incumbent_like_a_lock(tmp_path, capsys):

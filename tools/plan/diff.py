@@ -625,7 +625,11 @@ def _solver_lines(doc: Mapping[str, Any]) -> list[str]:
             if st.get("savingsPercent") is not None:
                 text += f" (saves {st['savingsPercent']:g}% against the lock re-priced)"
     else:
-        text += "; no lock (the optimizer had no incumbent)"
+        stack = doc["stack"]
+        text += (
+            f"; **no lock**: placement.{stack}.json is missing, so nothing was kept "
+            f"(`make lock STACK={stack}` writes it)"
+        )
     cat = s["catalog"]
     if cat["changed"]:
         text += f"; catalog {cat['before']} -> {cat['after']} (prices changed)"
