@@ -64,7 +64,7 @@ def stack_config(project: Path, stack: str) -> StackPolicyConfig:
         return StackPolicyConfig(
             {},
             f"no {shown}: the pack's defaults; monthly-cost-limit holds the stack to the "
-            "monthlyBudgetUsd it exports (tricloud:placement.monthlyBudgetUsd)",
+            "monthlyBudgetUsd it exports (tricloud:placement.monthlyBudgetUsd), if any",
         )
     try:
         doc = load_config(path)
