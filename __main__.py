@@ -16,6 +16,8 @@ platform = Platform("tricloud", plan, settings)
 # solver.seconds is left out so that an unchanged stack previews with no output diff.
 pulumi.export("placement", plan.to_json(include_seconds=False))
 pulumi.export("monthlyCostUsd", plan.cost.total)
+# The policy pack's monthly-cost-limit falls back to this budget when its config sets none.
+pulumi.export("monthlyBudgetUsd", settings.scenario.placement.monthly_budget_usd)
 pulumi.export("endpoints", platform.endpoints)
 pulumi.export("hostnames", platform.hostnames)
 pulumi.export("buckets", platform.datasets.buckets)

@@ -42,6 +42,7 @@ from .cluster import (
     zones_of,
 )
 from .naming import fit
+from .validate import check_args
 
 AZ_ID_RE = re.compile(r"^[a-z]{2,}[0-9]+-az([1-7])$")
 # EKS requires the control plane's subnets in at least two availability zones.
@@ -84,6 +85,7 @@ class AwsGpuCluster(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: GpuClusterArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
+        check_args("AwsGpuCluster", name, args, GpuClusterArgs)
         super().__init__(
             "tricloud:index:AwsGpuCluster",
             name,

@@ -28,6 +28,7 @@ from .cluster import (
     zones_of,
 )
 from .naming import aks_pool_name, fit
+from .validate import check_args
 
 # AKS puts this taint on spot nodes itself; declaring it avoids a diff on every preview.
 SPOT_TAINT = "kubernetes.azure.com/scalesetpriority=spot:NoSchedule"
@@ -83,6 +84,7 @@ class AzureGpuCluster(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: GpuClusterArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
+        check_args("AzureGpuCluster", name, args, GpuClusterArgs)
         super().__init__(
             "tricloud:index:AzureGpuCluster",
             name,

@@ -25,6 +25,7 @@ from .cluster import (
     zones_of,
 )
 from .naming import fit
+from .validate import check_args
 
 # Accelerator-optimized machine families come with their GPUs, but GKE still needs the
 # accelerator declared (to install the driver), and it must be the family's own type: an
@@ -126,6 +127,7 @@ class GcpGpuCluster(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: GcpGpuClusterArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
+        check_args("GcpGpuCluster", name, args, GcpGpuClusterArgs)
         super().__init__(
             "tricloud:index:GcpGpuCluster",
             name,

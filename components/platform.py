@@ -47,7 +47,8 @@ def solve_plan(settings: Settings) -> Plan:
     An infeasible stack is user input like any other: one line per way out, exit 2.
     """
     try:
-        return solve(settings.scenario, settings.catalog, settings.lock, settings.lock_path)
+        label = settings.lock_path if settings.lock is not None else None  # no lock: no incumbent
+        return solve(settings.scenario, settings.catalog, settings.lock, label)
     except Infeasible as e:
         print_problems(f"no placement meets every constraint of stack {settings.stack}", e.lines())
         raise SystemExit(2) from None

@@ -57,6 +57,7 @@ from optimizer.replication import MECHANISMS, mechanism
 
 from .aliases import component_opts
 from .naming import fit, short_hash
+from .validate import check_args
 
 MODES = ("incremental", "mirror")
 CONTAINER = "datasets"
@@ -209,6 +210,7 @@ class DatasetReplication(pulumi.ComponentResource):
         target (Python only). Without it every location uses the provider this component
         inherits for its cloud (`opts.providers`), so each cloud may then hold one location
         only, in that provider's region."""
+        check_args("DatasetReplication", name, args, DatasetReplicationArgs)
         super().__init__(
             "tricloud:index:DatasetReplication",
             name,

@@ -21,6 +21,7 @@ from pulumi_kubernetes.policy.v1 import PodDisruptionBudget
 from .aliases import component_opts
 from .cluster import GPU_NODE_READY_MINUTES, GPU_TAINT_KEY, LABEL_ACCELERATOR, LABEL_POOL
 from .naming import fit
+from .validate import check_args
 
 APP_LABEL = "app.kubernetes.io/name"
 # GPU servers are probed on the vLLM/TGI/Triton convention; startup may take minutes while
@@ -212,6 +213,7 @@ class InferenceService(pulumi.ComponentResource):
         args: InferenceServiceArgs,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        check_args("InferenceService", name, args, InferenceServiceArgs)
         super().__init__(
             "tricloud:index:InferenceService",
             name,

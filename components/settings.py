@@ -28,7 +28,7 @@ from typing import Any
 import yaml
 
 from optimizer import catalog as catalog_mod
-from optimizer import kubernetes
+from optimizer import kubernetes, lockfile
 from optimizer import scenario as scenario_mod
 from optimizer.catalog import CLOUDS, Catalog
 from optimizer.errors import Collector, InputError, Problem, print_problems
@@ -536,15 +536,17 @@ def _catalog(
         return None
 
 
-def _lock(path: Path, shown: str, errors: Collector) -> dict | None:
+def _lock(path: Path, shown: str, errors: Collector, cat: Catalog | None) -> dict | None:
     if not path.exists():
         return None
     try:
-        return load_plan_file(path, label=shown)
+        doc = load_plan_file(path, label=shown)
+        problems = lockfile.check(doc, cat, shown) if cat is not None else []
     except InputError as e:
-        for p in e.problems:
-            errors.add(p.where, f"{p.message} (the placement lock; fix it or delete it)")
-        return None
+        problems, doc = e.problems, None
+    for p in problems:
+        errors.add(p.where, f"{p.message} (the placement lock; fix it or delete it)")
+    return None if problems else doc
 
 
 # ---------------------------------------------------------------------------------------
@@ -602,7 +604,7 @@ def parse(
     providers = _providers(config, clouds, errors)
 
     lock_path = f"{stacks_dir.name}/placement.{stack}.json"
-    lock = _lock(stacks_dir / f"placement.{stack}.json", lock_path, errors)
+    lock = _lock(stacks_dir / f"placement.{stack}.json", lock_path, errors, cat)
 
     errors.raise_if_any(f"invalid stack config for {stack}")
     return Settings(

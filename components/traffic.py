@@ -28,6 +28,7 @@ from optimizer.geo import great_circle_km
 
 from .aliases import component_opts
 from .naming import fit, short_hash
+from .validate import check_args
 
 TTL = 60
 HEALTH_PATH = "/health"
@@ -189,6 +190,7 @@ class GlobalLoadBalancer(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: GlobalLoadBalancerArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
+        check_args("GlobalLoadBalancer", name, args, GlobalLoadBalancerArgs)
         super().__init__(
             "tricloud:index:GlobalLoadBalancer",
             name,

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 from . import catalog as catalog_mod
-from .errors import InputError, print_problems
+from . import lockfile
+from .errors import InputError, Problem, print_problems
 from .explain import price_of_guarantees, rejected_alternatives
 from .plan import Plan, load_plan_file
 from .scenario import load_file
@@ -21,12 +23,23 @@ from .solve import Infeasible, solve
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m optimizer", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
-    s = sub.add_parser("solve", help="place a scenario and print the plan")
-    s.add_argument(
+    s = sub.add_parser("solve", help="place a scenario or a stack and print the plan")
+    what = s.add_mutually_exclusive_group(required=True)
+    what.add_argument(
         "--scenario",
-        required=True,
         type=Path,
         help="YAML with services, placement, replication (and optionally clouds)",
+    )
+    what.add_argument(
+        "--stack",
+        help="a stack of the project (stacks/Pulumi.<stack>.yaml), read as the program reads "
+        "it: Pulumi.yaml's defaults, the stack file, its catalog, and its lock as incumbent",
+    )
+    s.add_argument(
+        "--project",
+        type=Path,
+        default=Path.cwd(),
+        help="with --stack: the Pulumi project folder (default: the working directory)",
     )
     s.add_argument(
         "--catalog",
@@ -56,13 +69,47 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _from_stack(project: Path, stack: str, catalog: catalog_mod.Catalog | None):
+    """(scenario, catalog, lock, lock label) of a stack, read as the program reads it
+    (`components.settings`, which imports no Pulumi package); raises `InputError`."""
+    from components.settings import parse, project_stack_config, read_project, stack_names
+
+    if not (project / "Pulumi.yaml").is_file():
+        raise InputError([Problem("--project", f"{project}: no Pulumi.yaml here")], "no project")
+    known = stack_names(project)
+    if stack not in known:
+        raise InputError(
+            [
+                Problem(
+                    "--stack", f"{stack!r} has no Pulumi.{stack}.yaml; known: {', '.join(known)}"
+                )
+            ],
+            "unknown stack",
+        )
+    name, stacks = read_project(project)
+    config = project_stack_config(project, stack)
+    settings = parse(config.values, stack=stack, stacks_dir=stacks, catalog=catalog, project=name)
+    label = settings.lock_path if settings.lock is not None else None
+    return settings.scenario, settings.catalog, settings.lock, label
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        cat = catalog_mod.load(args.catalog)
-        scenario = load_file(args.scenario, cat)
-        incumbent = load_plan_file(args.incumbent) if args.incumbent else None
-        plan = solve(scenario, cat, incumbent, str(args.incumbent) if args.incumbent else None)
+        if args.stack is not None:
+            given = catalog_mod.load(args.catalog) if args.catalog else None
+            scenario, cat, incumbent, label = _from_stack(args.project, args.stack, given)
+            source = f"stack {args.stack}"
+        else:
+            cat = catalog_mod.load(args.catalog)
+            scenario = load_file(args.scenario, cat)
+            incumbent, label, source = None, None, str(args.scenario)
+        if args.incumbent:
+            incumbent, label = load_plan_file(args.incumbent), str(args.incumbent)
+            problems = lockfile.check(incumbent, cat, str(args.incumbent))
+            if problems:
+                raise InputError(problems, "invalid incumbent plan")
+        plan = solve(scenario, cat, incumbent, label)
     except Infeasible as e:
         print_problems("no plan meets every constraint", e.lines())
         return 2
@@ -73,10 +120,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.json_out is not None and str(args.json_out) == "-":
         sys.stdout.write(text)
         return 0
-    print(render(plan, str(args.scenario)))
+    print(render(plan, source))
     if args.explain:
         print()
-        print(render_explain(scenario, cat, plan))
+        print(render_explain(scenario, cat, plan, progress=_progress()), flush=True)
     if args.json_out is not None:
         args.json_out.parent.mkdir(parents=True, exist_ok=True)
         args.json_out.write_text(text)
@@ -181,7 +228,27 @@ def render(plan: Plan, source: str) -> str:
     return "\n".join(out)
 
 
-def render_explain(scenario, cat, plan: Plan) -> str:
+def _progress():
+    """Reports each re-solve of --explain on stderr as it finishes (each may take seconds)."""
+    started = [time.perf_counter()]
+
+    def report(index: int, total: int, family: str) -> None:
+        now = time.perf_counter()
+        if index:
+            print(f" {now - started[0]:.1f} s", file=sys.stderr, flush=True)
+        started[0] = now
+        if index < total:
+            print(
+                f"explain: re-solve {index + 1}/{total} without {family} ...",
+                end="",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    return report
+
+
+def render_explain(scenario, cat, plan: Plan, progress=None) -> str:
     out = ["WHY THIS PLAN"]
     by_cloud: dict[str, float] = {}
     for region, usd in plan.cost.by_region.items():
@@ -193,7 +260,7 @@ def render_explain(scenario, cat, plan: Plan) -> str:
         out.append(f"  {svc}: {text}")
     out.append("")
     out.append("price of each guarantee (monthly cost saved if it alone were dropped):")
-    for g in price_of_guarantees(scenario, cat, plan):
+    for g in price_of_guarantees(scenario, cat, plan, progress=progress):
         saved = (
             "no plan without it"
             if g.monthly_usd_saved is None

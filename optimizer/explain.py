@@ -223,13 +223,18 @@ class GuaranteePrice:
     monthly_usd_saved: float | None  # None: still infeasible when relaxed (cannot happen) or n/a
 
 
-def price_of_guarantees(sc: Scenario, catalog: Catalog, plan: Plan) -> list[GuaranteePrice]:
-    """Monthly cost saved if each active guarantee alone were dropped (one solve each)."""
+def price_of_guarantees(
+    sc: Scenario, catalog: Catalog, plan: Plan, progress=None
+) -> list[GuaranteePrice]:
+    """Monthly cost saved if each active guarantee alone were dropped (one solve each).
+    `progress(index, total, family)` is called before each solve and once after the last."""
     out = []
     active = set(active_families(sc, catalog))
-    for family, text in GUARANTEES.items():
-        if family not in active:
-            continue
+    todo = [f for f in GUARANTEES if f in active]
+    for i, family in enumerate(todo):
+        text = GUARANTEES[family]
+        if progress is not None:
+            progress(i, len(todo), family)
         cost = _cost(sc, catalog, frozenset({family}))
         saved = None if cost is None else max(0.0, plan.cost.billed - cost)
         out.append(
@@ -243,6 +248,8 @@ def price_of_guarantees(sc: Scenario, catalog: Catalog, plan: Plan) -> list[Guar
                 saved,
             )
         )
+    if progress is not None and todo:
+        progress(len(todo), len(todo), "")
     return out
 
 

@@ -98,8 +98,23 @@ def catalog() -> Catalog:
 
 
 def config(args: Any, defaults: Mapping[str, Any]) -> dict[str, Any]:
-    """The policy's configuration over its defaults (the engine fills schema defaults too)."""
-    return {**defaults, **dict(args.get_config() or {})}
+    """The policy's configuration over its defaults (the engine fills schema defaults too).
+
+    Values are plain data: protobuf carries every number as a double, so a configured
+    `maxNodesPerPool: 10` arrives as 10.0 and would be shown so in messages."""
+    return {**defaults, **plain(dict(args.get_config() or {}))}
+
+
+def stack_of(urn: str) -> str | None:
+    """The stack name in a URN (`urn:pulumi:<stack>::<project>::...`), None if it has none."""
+    head = urn.split("::", 1)[0]
+    return head[len("urn:pulumi:") :] or None if head.startswith("urn:pulumi:") else None
+
+
+def policy_file(urn: str) -> str:
+    """The stack's policy config file, as messages name it (the stack read from a URN)."""
+    stack = stack_of(urn)
+    return f"stacks/policy.{stack}.json" if stack else "the stack's --policy-pack-config file"
 
 
 def short(urn: str) -> str:

@@ -1,5 +1,5 @@
 """Cost policies: monthly-cost-limit, max-nodes-per-pool, allowed-instance-types, spot-required,
-replication-egress-limit (design 11). Prices come from `optimizer` (the optimizer's catalog)."""
+replication-egress-limit. Prices come from `optimizer` (the optimizer's catalog)."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from .common import (
     config,
     get,
     plain,
+    policy_file,
     short,
     unreadable,
     why_unreadable,
@@ -34,7 +35,8 @@ TOP_ITEMS = 5
 
 
 def _money(x: float) -> str:
-    return f"${x:,.2f}"
+    # to a millionth first: floating-point noise on a half cent must not flip the cent
+    return f"${round(round(x, 6), 2):,.2f}"
 
 
 # --- monthly-cost-limit --------------------------------------------------------------------
@@ -42,11 +44,33 @@ def _money(x: float) -> str:
 COST_DEFAULTS: dict[str, Any] = {"basis": "max"}
 
 
+BUDGET_OUTPUT = "monthlyBudgetUsd"  # the stack output holding tricloud:placement.monthlyBudgetUsd
+
+
+def stack_budget(args: StackValidationArgs) -> float | None:
+    """The budget the stack exports (`monthlyBudgetUsd`), None when it exports none."""
+    stacks = [r for r in args.resources if r.resource_type == STACK_TYPE]
+    budget = get(plain(stacks[0].props), BUDGET_OUTPUT) if stacks else None
+    return budget if isinstance(budget, int | float) and not isinstance(budget, bool) else None
+
+
 def monthly_cost_limit(args: StackValidationArgs, report: ReportViolation) -> None:
     cfg = config(args, COST_DEFAULTS)
     limit = cfg.get("maxMonthlyUsd")
-    if limit is None:
-        args.not_applicable("no maxMonthlyUsd configured")
+    urn = next((r.urn for r in args.resources), "")
+    if limit is not None:
+        source = f"maxMonthlyUsd {_money(limit)}"
+        fix = f"raise maxMonthlyUsd in {policy_file(urn)}"
+    else:
+        # No limit configured (no policy config file, or one without it): the stack's own
+        # budget holds, so deleting the config cannot remove the guardrail.
+        limit = stack_budget(args)
+        if limit is None:
+            args.not_applicable(
+                "no maxMonthlyUsd configured and the stack exports no monthlyBudgetUsd"
+            )
+        source = f"the stack's tricloud:placement.monthlyBudgetUsd {_money(limit)}"
+        fix = f"raise the budget, or set maxMonthlyUsd in {policy_file(urn)}"
     basis = cfg["basis"]
     est = cost.estimate((as_cost_resource(r) for r in args.resources), catalog(), basis)
     unknown = [u for u in est.unpriced if u.unknown]
@@ -68,11 +92,10 @@ def monthly_cost_limit(args: StackValidationArgs, report: ReportViolation) -> No
             f"{'autoscaling ceilings' if basis == 'max' else 'starting node counts'} of "
             f"{sum(1 for i in est.items if i.kind != 'cluster')} node pools + "
             f"{sum(1 for i in est.items if i.kind == 'cluster')} cluster fees) exceeds "
-            f"maxMonthlyUsd {_money(limit)} by {_money(est.total - limit)}. "
+            f"{source} by {_money(est.total - limit)}. "
             f"Top cost items: {'; '.join(lines)}.{extra} "
             "Fix: lower the pools' maximum sizes (tricloud:placement.maxNodesFactor), use cheaper "
-            "instance types or spot, drop a cluster, or raise maxMonthlyUsd in "
-            "stacks/policy.<stack>.json.",
+            f"instance types or spot, drop a cluster, or {fix}.",
             None,
         )
     if unknown:
@@ -97,7 +120,10 @@ MONTHLY_COST_LIMIT = StackValidationPolicy(
             "maxMonthlyUsd": {
                 "type": "number",
                 "minimum": 0,
-                "description": "Monthly budget in USD; unset = policy not applicable.",
+                "description": (
+                    "Monthly budget in USD; unset = the stack's exported monthlyBudgetUsd "
+                    "(tricloud:placement.monthlyBudgetUsd), not applicable without one."
+                ),
             },
             "basis": {
                 "type": "string",
@@ -171,7 +197,7 @@ def max_nodes_per_pool(args: ResourceValidationArgs, report: ReportViolation) ->
                 f"{_what(pool)} may scale to {pool.max_nodes} nodes{zones}. Limit: "
                 f"maxNodesPerPool {limit}. Fix: lower the pool's maximum (the plan's "
                 "maxNodesFactor), use a larger instance type, or raise maxNodesPerPool in "
-                "stacks/policy.<stack>.json.",
+                f"{policy_file(args.urn)}.",
                 None,
             )
     if cannot:
@@ -250,7 +276,7 @@ def allowed_instance_types(args: ResourceValidationArgs, report: ReportViolation
                     f"{_what(pool)}: {instance_type} carries {o.accelerator_count} x "
                     f"{o.accelerator}. Limit: allowedAccelerators {', '.join(allowed)}. Fix: "
                     "use a type with an allowed accelerator (restrict the services' "
-                    "throughputRps keys), or allow it in stacks/policy.<stack>.json.",
+                    f"throughputRps keys), or allow it in {policy_file(args.urn)}.",
                     None,
                 )
     if cannot:

@@ -49,7 +49,18 @@ class ConfigError(ValueError):
 
 
 def load_config(path: Path) -> dict[str, Any]:
-    return json.loads(path.read_text())
+    """A policy config file as a document; raises `ConfigError` when it is not a JSON object."""
+    try:
+        doc = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise ConfigError([f"line {e.lineno}: not valid JSON: {e.msg}"]) from None
+    except UnicodeDecodeError as e:
+        raise ConfigError([f"not UTF-8 text: {e.reason}"]) from None
+    if not isinstance(doc, dict):
+        raise ConfigError(
+            [f"{json.dumps(doc)[:40]} is not an object of policy name -> level or config"]
+        )
+    return doc
 
 
 def resolve_config(

@@ -1,4 +1,4 @@
-"""Safety policies: cost-allocation-tags, storage-safe, cluster-endpoint-restricted (design 11)."""
+"""Safety policies: cost-allocation-tags, storage-safe, cluster-endpoint-restricted."""
 
 from __future__ import annotations
 

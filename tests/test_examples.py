@@ -83,11 +83,11 @@ def test_single_cloud_declares_one_cluster_one_pool_one_service():
         assert c[k8s_type] == 1, k8s_type
     assert not [t for t in c if t.startswith(("aws:", "azure-native:"))]
 
-    pool = one(capture, "gcp:container/nodePool:NodePool", "gpu-gpu-g2-standard-24-od")
+    pool = one(capture, "gcp:container/nodePool:NodePool", "gpu-gpu-g2-standard-48-od")
     node = pool.inputs["nodeConfig"]
-    assert node["machineType"] == "g2-standard-24"
+    assert node["machineType"] == "g2-standard-48"
     assert node["guestAccelerators"][0]["type"] == "nvidia-l4"
-    assert node["guestAccelerators"][0]["count"] == 2
+    assert node["guestAccelerators"][0]["count"] == 4
     assert node["taints"] == [
         {"key": "nvidia.com/gpu", "value": "present", "effect": "NO_SCHEDULE"}
     ]
@@ -96,12 +96,12 @@ def test_single_cloud_declares_one_cluster_one_pool_one_service():
     assert pool.inputs["autoscaling"]["totalMaxNodeCount"] == 3
 
     deploy = capture.of_type("kubernetes:apps/v1:Deployment")[0]
-    assert deploy.inputs["spec"]["replicas"] == 2
+    assert deploy.inputs["spec"]["replicas"] == 4
     container = deploy.inputs["spec"]["template"]["spec"]["containers"][0]
     assert container["resources"]["limits"]["nvidia.com/gpu"] == "1"
     assert container["image"] == "ghcr.io/acme/vllm-llama-8b:0.6.3"
     hpa = capture.of_type("kubernetes:autoscaling/v2:HorizontalPodAutoscaler")[0]
-    assert (hpa.inputs["spec"]["minReplicas"], hpa.inputs["spec"]["maxReplicas"]) == (2, 6)
+    assert (hpa.inputs["spec"]["minReplicas"], hpa.inputs["spec"]["maxReplicas"]) == (4, 12)
     service = capture.of_type("kubernetes:core/v1:Service")[0]
     assert service.inputs["spec"]["type"] == "LoadBalancer"
     assert service.inputs["spec"]["ports"][0]["port"] == 80
@@ -136,7 +136,7 @@ def test_two_clouds_declares_clusters_service_dns_and_replication():
     assert gpu_group.inputs["capacityType"] == "ON_DEMAND"
     assert gpu_group.inputs["scalingConfig"] == {"desiredSize": 1, "minSize": 1, "maxSize": 2}
     gke_pool = one(
-        capture, "gcp:container/nodePool:NodePool", "gcp-europe-west4-gpu-g2-standard-24-od"
+        capture, "gcp:container/nodePool:NodePool", "gcp-europe-west4-gpu-g2-standard-48-od"
     )
     assert gke_pool.inputs["autoscaling"]["totalMaxNodeCount"] == 2
 
@@ -144,7 +144,7 @@ def test_two_clouds_declares_clusters_service_dns_and_replication():
         r.inputs["metadata"]["name"]: r.inputs["spec"]["replicas"]
         for r in capture.of_type("kubernetes:apps/v1:Deployment")
     }
-    assert sorted(replicas.values()) == [2, 4]
+    assert sorted(replicas.values()) == [4, 4]
     aws_lb = one(capture, "kubernetes:core/v1:Service", "aws-us-east-1-assist-8b-lb")
     assert (
         "service.beta.kubernetes.io/aws-load-balancer-eip-allocations"
@@ -189,7 +189,14 @@ def test_offline_plan_of_a_project_without_placement(tmp_path, capsys):
     assert "no placement" in summary and "Monthly cost" not in summary
     assert "tricloud:index:GcpGpuCluster" in summary
     console = capsys.readouterr().out
-    assert "no placement" in console and "RESOURCE TYPE" in console
+    assert "no placement" in console
+    # the console counts resources per cloud; the types are in resources.json
+    assert "resources: 21 (gcp 12, kubernetes 7, tricloud 2); by type: resources.json" in console
+    # a project without its own policies/ runs the installed pack, held to its defaults
+    assert "policy: no policy.dev.json: the pack's defaults" in console
+    assert "policy: all policies pass" in console
+    # where the files are, as the user can open them from the working directory
+    assert f"to {out}" in console
 
 
 def test_write_lock_needs_a_placement(tmp_path, capsys):

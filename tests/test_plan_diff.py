@@ -281,17 +281,47 @@ def test_cli_compare_to_writes_diff_json_and_the_comment(tmp_path, monkeypatch, 
     text = (out / "summary.md").read_text()
     assert text.startswith("<!-- tricloud-plan:dev -->\n")
     assert "**Monthly cost: $1,182.96, unchanged**" in text
-    assert "Estimated from resources: $1,182.97/month" in text  # collapsed, still there
+    # collapsed, still there; the same cents as the plan's total (a half-cent sum once
+    # printed 1,182.97 here beside the plan's 1,182.96)
+    assert "Estimated from resources: $1,182.96/month" in text
     console = capsys.readouterr().out
     assert "monthly cost 1,182.96 -> 1,182.96 USD (+0.00, +0.0%)" in console
     assert "placement and routing unchanged" in console
 
-    # the base branch has no such stack yet: its folder holds no plan.json
+    # a folder without plan.json is a wrong --compare-to (a typo in CI), not a new stack
     (base / "plan.json").unlink()
-    assert cli.main(["--stack", "dev", "--out", str(out), "--compare-to", str(base)]) == 0
+    assert cli.main(["--stack", "dev", "--out", str(out), "--compare-to", str(base)]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == "error: nothing to compare against:"
+    assert err[1].startswith(f"  --compare-to: '{base}': a folder without plan.json; ")
+    assert "--new-stack" in err[1]
+    # so is a path that does not exist, or a file that is not a plan
+    assert cli.main(["--stack", "dev", "--out", str(out), "--compare-to", str(base / "x")]) == 2
+    assert "no such file or folder" in capsys.readouterr().err
+    (base / "notes.txt").write_text("hello")
+    assert (
+        cli.main(["--stack", "dev", "--out", str(out), "--compare-to", str(base / "notes.txt")])
+        == 2
+    )
+    assert "not a plan: not valid JSON" in capsys.readouterr().err
+
+    # a plan file (the lock) works as well as a folder
+    lock_file = REPO_ROOT / "stacks" / "placement.dev.json"
+    assert cli.main(["--stack", "dev", "--out", str(out), "--compare-to", str(lock_file)]) == 0
+    assert json.loads((out / "diff.json").read_text())["new"] is False
+    capsys.readouterr()
+
+    # the explicit case: the base branch has no such stack yet
+    assert cli.main(["--stack", "dev", "--out", str(out), "--new-stack"]) == 0
     assert json.loads((out / "diff.json").read_text())["new"] is True
     assert "**New stack: no earlier plan to compare.**" in (out / "summary.md").read_text()
-    assert "no earlier plan (a new stack)" in capsys.readouterr().out
+
+    # by default (make plan) the comparison is against the committed lock
+    assert cli.main(["--stack", "dev", "--out", str(out)]) == 0
+    assert json.loads((out / "diff.json").read_text())["new"] is False
+    assert "against stacks/placement.dev.json: monthly cost 1,182.96 -> 1,182.96" in (
+        capsys.readouterr().out
+    )
 
 
 def test_a_stack_policy_without_urn_names_the_stack():

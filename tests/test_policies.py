@@ -65,7 +65,12 @@ def test_importing_the_pack_does_not_serve_and_main_only_serves_as_a_program():
     assert all(isinstance(n.value, ast.Constant) for n in top_level_calls)  # docstring only
     guarded = [n for n in tree.body if isinstance(n, ast.If)]
     assert len(guarded) == 1 and "__main__" in ast.unparse(guarded[0].test)
-    assert "PolicyPack(" in ast.unparse(guarded[0])
+    assert "from policies.serve import main" in ast.unparse(guarded[0])
+    # serving is a function call, never an import side effect (the written pack folders of
+    # python -m policies.location call it too)
+    serve = ast.parse((ROOT / "policies" / "serve.py").read_text())
+    assert not [n for n in serve.body if isinstance(n, ast.Expr) and isinstance(n.value, ast.Call)]
+    assert "PolicyPack(" in (ROOT / "policies" / "serve.py").read_text()
     done = subprocess.run(
         [
             sys.executable,

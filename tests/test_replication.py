@@ -666,7 +666,7 @@ def test_rate_expression(minutes, expression):
         ),
         pytest.param(
             _case("aws/us-east-1", ["aws/us-west-2"], "sync", 60),
-            "mode 'sync'",
+            "mode: 'sync' is not allowed; allowed: incremental, mirror",
             id="bad-mode",
         ),
         pytest.param(

@@ -26,6 +26,8 @@ MARKERS = (
     "clusterUser",  # the AKS credentials' name
 )
 CLUSTER_TYPES = ("aws:eks/cluster:Cluster", "gcp:container/cluster:Cluster")
+# Field names that contain a marker but hold no credential (a pod's "no token" switch).
+NOT_CREDENTIALS = ("automountServiceAccountToken",)
 
 
 def leaks(text: str, stack: str) -> list[str]:
@@ -34,6 +36,8 @@ def leaks(text: str, stack: str) -> list[str]:
     markers = list(MARKERS)
     # the mock CA data as the clusters return it (base64), per cluster
     markers += [mocks._fake_ca(r.name) for t in CLUSTER_TYPES for r in capture.of_type(t)]
+    for field in NOT_CREDENTIALS:
+        text = text.replace(f'"{field}":', '"<field>":')
     found = []
     for m in markers:
         for hit in re.finditer(re.escape(m), text, flags=re.IGNORECASE):

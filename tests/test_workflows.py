@@ -5,7 +5,9 @@ in order with prod behind the `production` environment, OIDC and no stored cloud
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -70,10 +72,52 @@ def test_actionlint_does_find_problems(tmp_path):
     assert "potentially untrusted" in result.stdout
 
 
-def test_pr_runs_a_job_per_shipped_stack():
+DISCOVERED = "${{ fromJSON(needs.stacks.outputs.stacks) }}"
+
+
+def test_pr_runs_a_job_per_stack_file_discovered_not_listed():
     pr = _load("pr.yml")
-    assert pr["jobs"]["plan"]["strategy"]["matrix"]["stack"] == ["dev", "staging", "prod"]
-    assert sorted(pr["jobs"]["preview"]["strategy"]["matrix"]["stack"]) == stack_names(REPO_ROOT)
+    for job in ("plan", "preview"):
+        assert pr["jobs"][job]["needs"] == "stacks"
+        assert pr["jobs"][job]["strategy"]["matrix"]["stack"] == DISCOVERED, job
+    listing = pr["jobs"]["stacks"]["steps"][-1]["run"]
+    assert "python3 -m tools.plan.stacks" in listing
+    assert pr["jobs"]["stacks"]["outputs"]["stacks"] == "${{ steps.list.outputs.stacks }}"
+    # no workflow names a stack in a matrix any more
+    for path in FILES:
+        assert "stack: [" not in path.read_text(), path.name
+
+
+def test_the_stack_listing_finds_a_new_stack_file(tmp_path):
+    """What the workflows' matrices run on: every Pulumi.<stack>.yaml of stackConfigDir, with
+    only the standard library (CI lists the stacks before make setup)."""
+    shutil.copy(REPO_ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
+    shutil.copytree(REPO_ROOT / "stacks", tmp_path / "stacks")
+    shutil.copy(tmp_path / "stacks" / "Pulumi.dev.yaml", tmp_path / "stacks" / "Pulumi.qa.yaml")
+
+    def listed(*extra: str) -> list[str]:
+        result = subprocess.run(
+            ["python3", "-S", "-m", "tools.plan.stacks", "--project", str(tmp_path), *extra],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)
+
+    assert listed() == ["dev", "prod", "qa", "staging"]
+    assert listed("--exclude", "dev", "--exclude", "staging", "--exclude", "prod") == ["qa"]
+    assert sorted(listed()) == sorted([*stack_names(REPO_ROOT), "qa"])
+
+
+def test_pr_compares_explicitly_to_a_new_stack_when_the_base_has_none():
+    runs = "\n".join(s.get("run", "") for s in _load("pr.yml")["jobs"]["plan"]["steps"])
+    assert "against=(--new-stack)" in runs
+
+
+def test_pr_permissions_and_steps():
+    pr = _load("pr.yml")
     assert pr["permissions"] == {
         "contents": "read",
         "pull-requests": "write",
@@ -88,17 +132,24 @@ def test_pr_runs_a_job_per_shipped_stack():
     assert "vars.TRICLOUD_CLOUD_PREVIEW == 'true'" in pr["jobs"]["preview"]["if"]
 
 
-def test_deploy_goes_dev_staging_prod_and_prod_waits_for_production():
+def test_deploy_goes_dev_staging_the_others_prod_and_prod_waits_for_production():
     jobs = _load("deploy.yml")["jobs"]
     assert jobs["staging"]["needs"] == "dev"
-    assert jobs["prod"]["needs"] == "staging"
+    assert jobs["others"]["needs"] == ["stacks", "staging"]
+    assert jobs["others"]["strategy"]["matrix"]["stack"] == (
+        "${{ fromJSON(needs.stacks.outputs.others) }}"
+    )
+    assert jobs["others"]["with"]["environment"] == "${{ matrix.stack }}"
+    assert "--exclude dev --exclude staging --exclude prod" in jobs["stacks"]["steps"][-1]["run"]
+    assert jobs["prod"]["needs"] == ["staging", "others"]
+    assert "needs.staging.result == 'success'" in jobs["prod"]["if"]
     assert [jobs[s]["with"]["stack"] for s in ("dev", "staging", "prod")] == [
         "dev",
         "staging",
         "prod",
     ]
     assert jobs["prod"]["with"]["environment"] == "production"
-    assert all(j["with"]["command"] == "up" for j in jobs.values())
+    assert all(j["with"]["command"] == "up" for n, j in jobs.items() if n != "stacks")
 
 
 def test_the_pulumi_job_uses_the_policy_pack_and_oidc():

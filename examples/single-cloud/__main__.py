@@ -1,7 +1,7 @@
 """One GPU cluster on one cloud with one inference service, without the optimizer.
 
 The node pool and the replicas are written by hand: one GKE cluster in europe-west4 with an
-on-demand pool of g2-standard-24 nodes (2 x L4 each, 1 to 3 nodes) and one service running one
+on-demand pool of g2-standard-48 nodes (4 x L4 each, 1 to 3 nodes) and one service running one
 replica per GPU on it. See README.md for what this declares.
 """
 
@@ -26,9 +26,9 @@ tags = {"team": "ml-platform", "cost-center": "cc-4711", "stack": stack, "manage
 gcp = GcpProvider("gcp", project=project, region=region, default_labels=tags)
 
 pool = GpuPoolArgs(
-    instance_type="g2-standard-24",
+    instance_type="g2-standard-48",
     accelerator="L4",
-    accelerator_count=2,
+    accelerator_count=4,
     pricing="on-demand",
     min_nodes=1,
     max_nodes=3,
@@ -59,12 +59,12 @@ service = InferenceService(
         cloud="gcp",
         pools=[
             WorkloadPoolArgs(
-                pool="g2-standard-24-od",  # the pool's tricloud/pool node label
+                pool="g2-standard-48-od",  # the pool's tricloud/pool node label
                 accelerator="L4",
                 pricing="on-demand",
                 gpus_per_replica=1,
-                replicas=2,  # one per GPU of the first node
-                max_replicas=6,  # what 3 nodes hold
+                replicas=4,  # one per GPU of the first node
+                max_replicas=12,  # what 3 nodes hold
                 cpu="9",
                 memory="40Gi",
             )

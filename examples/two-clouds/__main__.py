@@ -113,14 +113,14 @@ on_aws = InferenceService(
     ),
 )
 
-# --- GCP: GKE with g2-standard-24 (2 x L4) -------------------------------------------------
+# --- GCP: GKE with g2-standard-48 (4 x L4) -------------------------------------------------
 gke = GcpGpuCluster(
     "gcp-europe-west4",
     {
         **cluster_args(
             "europe-west4",
-            "g2-standard-24",
-            2,
+            "g2-standard-48",
+            4,
             ["europe-west4-a", "europe-west4-b", "europe-west4-c"],
         ),
         "project": project,
@@ -129,7 +129,7 @@ gke = GcpGpuCluster(
 )
 on_gcp = InferenceService(
     f"gcp-europe-west4-{SERVICE}",
-    service_args("gcp", "g2-standard-24-od", 2),
+    service_args("gcp", "g2-standard-48-od", 4),
     pulumi.ResourceOptions(
         parent=gke, providers=[gke.provider], depends_on=gke.workload_dependencies
     ),

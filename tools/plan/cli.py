@@ -1,4 +1,4 @@
-"""`python -m tools.plan`: the whole program for one stack, offline (design 12).
+"""`python -m tools.plan`: the whole program for one stack, offline.
 
 Loads `stacks/Pulumi.<stack>.yaml`, runs the project's `__main__.py` under the Pulumi SDK's
 mock engine, evaluates the policy pack on what it registered, prints a summary and writes
@@ -41,12 +41,19 @@ def _parser() -> argparse.ArgumentParser:
         help="Pulumi project folder holding Pulumi.yaml and __main__.py (default: this repo)",
     )
     p.add_argument("--out", type=Path, default=None, help="output folder (default out/<stack>)")
-    p.add_argument(
+    against = p.add_mutually_exclusive_group()
+    against.add_argument(
         "--compare-to",
         type=Path,
         default=None,
-        help="folder of an earlier offline plan (its plan.json); summary.md and diff.json then "
-        "show what changes (a folder without plan.json: a new stack)",
+        help="what summary.md and diff.json compare against: the --out folder of an earlier "
+        "offline plan (its plan.json) or a plan file; default: the committed lock "
+        "stacks/placement.<stack>.json (none: a new stack)",
+    )
+    against.add_argument(
+        "--new-stack",
+        action="store_true",
+        help="compare against nothing: the stack has no earlier plan",
     )
     p.add_argument(
         "--write-lock",
@@ -81,6 +88,16 @@ def main(argv: list[str] | None = None) -> int:
                 f"--stack: {args.stack!r} has no {stack_file.relative_to(project)}; known: {', '.join(known)}"
             ],
         )
+    lock = stacks / f"placement.{args.stack}.json"
+    if args.compare_to is not None:
+        against: Path | None = args.compare_to
+    else:
+        against = None if args.new_stack or not lock.is_file() else lock
+    try:
+        before = summary.load_previous(against) if against is not None else None
+        policy.stack_config(project, args.stack)  # bad policy config is bad input: exit 2
+    except InputError as e:
+        return _problems(e.heading, e.lines())
     started = time.perf_counter()
     try:
         capture = capture_for(args.stack, project)
@@ -98,28 +115,61 @@ def main(argv: list[str] | None = None) -> int:
     (out_dir / "plan.json").write_text(dumps(placement))
     (out_dir / "resources.json").write_text(dumps([r.to_json() for r in capture.resources]))
     (out_dir / "policy.json").write_text(dumps([v.to_json() for v in verdicts.items]))
-    before = summary.load_previous(args.compare_to) if args.compare_to else None
     doc = summary.compare(args.stack, capture, verdicts, before)
     (out_dir / "diff.json").write_text(diff.dumps(doc))
     (out_dir / "summary.md").write_text(summary.render(args.stack, capture, verdicts, before, doc))
     print(summary.console(args.stack, capture, verdicts, seconds))
-    if args.compare_to:
-        print(summary.console_changes(doc, _shown(args.compare_to, project)))
+    if doc is not None:
+        print("\n".join(line.replace("**", "")[2:] for line in diff.guarantee_lines(doc) if line))
+    if against is not None:
+        print(summary.console_changes(doc, _shown(against, project)))
+    elif placement is not None and not args.new_stack:
+        print(
+            f"no lock {_shown(lock, project)}: nothing to compare against (shown as a new "
+            f"stack); make lock STACK={args.stack} writes it"
+        )
     if args.write_lock and placement is None:
         return _problems(
             "nothing to lock", ["--write-lock: the program exports no placement (no optimizer)"]
         )
     if args.write_lock:
-        lock = stacks / f"placement.{args.stack}.json"
-        lock.write_text(dumps(placement))
-        print(f"lock written: {lock.relative_to(project)}")
+        try:
+            written = write_lock(project, args.stack, placement)
+        except InputError as e:
+            return _problems(e.heading, e.lines())
+        print(f"lock written: {_shown(written, project)}")
     print(f"wrote {', '.join(n for n in summary.FILES)} to {_shown(out_dir, project)}")
     return 1 if verdicts.mandatory_failures() else 0
 
 
+def write_lock(project: Path, stack: str, placement: dict[str, Any]) -> Path:
+    """Write `placement` as the stack's lock, at the point `make lock-check` accepts.
+
+    The placement records how it was reached (`stability`: the previous lock, kept or not, the
+    savings). Solved again with itself as the incumbent it records `kept: true` against
+    itself, which is what the lock check computes; so the lock is re-solved once against
+    itself and rewritten until it no longer changes (once in practice: a kept incumbent keeps
+    its pools).
+    """
+    from .lockcheck import solve_stack
+
+    _, stacks = read_project(project)
+    lock = stacks / f"placement.{stack}.json"
+    for _ in range(3):
+        lock.write_text(dumps(placement))
+        again = solve_stack(project, stack)
+        if again == placement:
+            break
+        placement = again
+    return lock
+
+
 def _shown(path: Path, project: Path) -> str:
+    """A path as the user can open it: relative to the working directory when under it (a
+    project in examples/ writes to examples/<name>/out/<stack>, not out/<stack>)."""
+    path = path.resolve()
     try:
-        return str(path.resolve().relative_to(project))
+        return str(path.relative_to(Path.cwd().resolve()))
     except ValueError:
         return str(path)
 

@@ -1,4 +1,4 @@
-"""What a pull request changes in one stack: two plans (design 7) and the policy verdicts in,
+"""What a pull request changes in one stack: two plans and the policy verdicts in,
 `diff.json` and the `summary.md` comment out.
 
 Pure functions over plain data, so the comment can be tested without running the program:
@@ -22,8 +22,12 @@ Pure functions over plain data, so the comment can be tested without running the
                      maxNodes: {...}, monthlyUsd: {...}, replicas: {...}}]   (planned or bound
                      change)
     pools.rebalanced: the same shape, same node counts, only the replicas per service moved
-    routing: {threshold, changes: [{service, region, before, after, delta}]}  (|delta| above
-             the threshold; weights are shares of the service's traffic, 0 when absent)
+    routing: {threshold, changes: [{service, region, before, after, delta}], weights:
+             {service: {region: share}}}  (changes: |delta| above the threshold; weights: the
+             plan after, every service and region; shares of the service's traffic)
+    survivability: {survive, worstCaseDomain, worstCaseServedFraction} of the plan after
+    budget: {limit, source, estimate, basis, headroom, headroomPercent} (null when unknown):
+            the monthly-cost-limit's limit and the estimate it checks
     policy: {mandatory, advisory, blocking, verdicts: [{policy, level, resource, message}]}
             (resource "(stack)" for a stack policy without a URN)
             (mandatory first)
@@ -189,6 +193,25 @@ def _solver(plan: Plan | None) -> dict[str, Any] | None:
     return {k: s.get(k) for k in ("status", "mipGap", "variables", "constraints")}
 
 
+def budget_entry(limit: float, source: str, estimate: float, basis: str) -> dict[str, Any]:
+    """The `budget` entry: what monthly-cost-limit compares, and the room left."""
+    return {
+        "limit": money(limit),
+        "source": source,
+        "estimate": money(estimate),
+        "basis": basis,
+        "headroom": money(limit - estimate),
+        "headroomPercent": round((limit - estimate) / limit * 100, 2) + 0.0 if limit else None,
+    }
+
+
+def _weights(plan: Plan) -> dict[str, dict[str, float]]:
+    return {
+        service: {r: float(w) for r, w in sorted(regions.items())}
+        for service, regions in sorted(plan.get("routing", {}).items())
+    }
+
+
 def compare(
     before: Plan | None,
     after: Plan,
@@ -196,8 +219,10 @@ def compare(
     *,
     stack: str,
     threshold: float = ROUTING_THRESHOLD,
+    budget: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The `diff.json` document: what `after` changes against `before` (None: a new stack)."""
+    """The `diff.json` document: what `after` changes against `before` (None: a new stack).
+    `budget`: a `budget_entry` (None when the limit is not known)."""
     old, new = plan_pools(before), plan_pools(after)
     added = [_pool_entry(k, new[k]) for k in sorted(new.keys() - old.keys())]
     removed = [_pool_entry(k, old[k]) for k in sorted(old.keys() - new.keys())]
@@ -244,7 +269,9 @@ def compare(
             "resized": resized,
             "rebalanced": rebalanced,
         },
-        "routing": {"threshold": threshold, "changes": routing},
+        "routing": {"threshold": threshold, "changes": routing, "weights": _weights(after)},
+        "survivability": dict(after.get("survivability") or {}) or None,
+        "budget": dict(budget) if budget else None,
         "policy": policy_summary(verdicts),
         "solver": {
             "before": _solver(before),
@@ -296,12 +323,12 @@ def _nodes(pair: Mapping[str, Any], unit: str = " nodes") -> str:
     return text
 
 
-def _plural(n: int, word: str) -> str:
+def plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 def _count(nodes: int) -> str:
-    return _plural(nodes, "node")
+    return plural(nodes, "node")
 
 
 def _replicas(r: Mapping[str, int]) -> str:
@@ -491,21 +518,67 @@ def _change_lines(doc: Mapping[str, Any]) -> list[str]:
             )
         )
     if routing:
-        threshold = doc["routing"]["threshold"]
         out += [
             "",
-            f"Routing weight changes larger than {threshold:.0%} of a service's traffic:",
-            "",
-            md_table(
-                ["SERVICE", "REGION", "BEFORE", "AFTER"],
-                [
-                    [r["service"], r["region"], f"{r['before']:.1%}", f"{r['after']:.1%}"]
-                    for r in routing
-                ],
-                right={2, 3},
-            ),
+            f"Routing: {plural(len(routing), 'weight')} moved by more than "
+            f"{doc['routing']['threshold']:.0%} of a service's traffic (below).",
         ]
     return out
+
+
+def _routing_lines(doc: Mapping[str, Any]) -> list[str]:
+    """Every service's weights per region (what the global DNS answers with), with the
+    weight before where it moved by more than the threshold."""
+    weights = doc["routing"].get("weights") or {}
+    if not weights:
+        return []
+    moved = {(c["service"], c["region"]): c["before"] for c in doc["routing"]["changes"]}
+    rows = []
+    for service, regions in weights.items():
+        gone = sorted(r for (s, r) in moved if s == service and r not in regions)
+        for region in [*regions, *gone]:
+            was = moved.get((service, region))
+            rows.append(
+                [
+                    service,
+                    region,
+                    f"{regions.get(region, 0.0):.1%}",
+                    "" if was is None else f"{was:.1%}",
+                ]
+            )
+    return [
+        "",
+        "#### Routing",
+        "",
+        md_table(["SERVICE", "REGION", "WEIGHT", "BEFORE (if moved)"], rows, right={2, 3}),
+    ]
+
+
+def guarantee_lines(doc: Mapping[str, Any]) -> list[str]:
+    """Survivability of the plan after, and the budget headroom."""
+    out = []
+    sv = doc.get("survivability")
+    if sv:
+        domain = "cloud" if sv.get("survive") == "cloud" else "region"
+        served = float(sv.get("worstCaseServedFraction") or 0.0)
+        worst = sv.get("worstCaseDomain")
+        out.append(
+            f"- **Survivability**: survive {sv.get('survive')}; the worst single-{domain} loss"
+            + (f" ({worst})" if worst else "")
+            + f" leaves {served:.1%} of demand served"
+        )
+    b = doc.get("budget")
+    if b:
+        pct = "" if b["headroomPercent"] is None else f", {b['headroomPercent']:.1f}% of it"
+        if b["headroom"] >= 0:
+            room = f"headroom ${_usd(b['headroom'])}{pct}"
+        else:
+            room = f"over by ${_usd(-b['headroom'])}"
+        out.append(
+            f"- **Budget**: estimate ${_usd(b['estimate'])} ({b['basis']} basis) against "
+            f"${_usd(b['limit'])} ({b['source']}): {room}"
+        )
+    return ["", *out] if out else []
 
 
 def policy_lines(doc: Mapping[str, Any], note: str = "") -> list[str]:
@@ -552,7 +625,11 @@ def _solver_lines(doc: Mapping[str, Any]) -> list[str]:
             if st.get("savingsPercent") is not None:
                 text += f" (saves {st['savingsPercent']:g}% against the lock re-priced)"
     else:
-        text += "; no lock (the optimizer had no incumbent)"
+        stack = doc["stack"]
+        text += (
+            f"; **no lock**: placement.{stack}.json is missing, so nothing was kept "
+            f"(`make lock STACK={stack}` writes it)"
+        )
     cat = s["catalog"]
     if cat["changed"]:
         text += f"; catalog {cat['before']} -> {cat['after']} (prices changed)"
@@ -584,7 +661,9 @@ def render(
         _headline(doc),
         "",
         *_cost_lines(doc),
+        *guarantee_lines(doc),
         *_change_lines(doc),
+        *_routing_lines(doc),
         *policy_lines(doc, policy_note),
         *_solver_lines(doc),
     ]
@@ -592,8 +671,8 @@ def render(
         out += ["", "#### Warnings", ""] + [f"- {w}" for w in warnings]
     table = md_table(PLACEMENT_HEADERS, placement_rows(after), right={4})
     summary = (
-        f"Full placement: {_plural(len(after.get('clusters', [])), 'cluster')}, "
-        f"{_plural(len(pools), 'node pool')}"
+        f"Full placement: {plural(len(after.get('clusters', [])), 'cluster')}, "
+        f"{plural(len(pools), 'node pool')}"
     )
     if doc["new"]:
         out += ["", f"#### {summary}", "", table]

@@ -74,8 +74,8 @@ def check(project: Path, stack: str) -> Result:
             stack,
             "missing",
             [
-                f"no lock {lock_path.name}; the optimizer places {len(plan['clusters'])} "
-                f"clusters, total {cost:,.2f} USD/month"
+                f"no lock {lock_path.name}; the optimizer places "
+                f"{diff.plural(len(plan['clusters']), 'cluster')}, total {cost:,.2f} USD/month"
             ],
         )
     lock = json.loads(lock_path.read_text())  # parse() has validated it

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from optimizer.errors import InputError, Problem
+
 from .engine import Capture
 
 
@@ -36,33 +38,67 @@ class Verdict:
 class Verdicts:
     items: list[Verdict] = field(default_factory=list)
     note: str = ""
+    config: str = ""  # which policy config the pack ran with, for the summary
+    config_doc: dict[str, Any] = field(default_factory=dict)  # that config, as given
 
     def mandatory_failures(self) -> list[Verdict]:
         return [v for v in self.items if v.level == "mandatory"]
+
+
+@dataclass(frozen=True)
+class StackPolicyConfig:
+    doc: dict[str, Any]  # the `--policy-pack-config` document ({} without a file)
+    described: str  # which config, in words
+
+
+def stack_config(project: Path, stack: str) -> StackPolicyConfig:
+    """The stack's policy config `<stackConfigDir>/policy.<stack>.json`, validated as the
+    engine would; raises `InputError` (one problem per line, naming the file and key)."""
+    from components.settings import read_project
+    from policies.pack import ConfigError, load_config, resolve_config
+
+    _, stacks = read_project(project)
+    path = stacks / f"policy.{stack}.json"
+    shown = _shown(path, project)
+    if not path.is_file():
+        return StackPolicyConfig(
+            {},
+            f"no {shown}: the pack's defaults; monthly-cost-limit holds the stack to the "
+            "monthlyBudgetUsd it exports (tricloud:placement.monthlyBudgetUsd), if any",
+        )
+    try:
+        doc = load_config(path)
+        resolve_config(doc)
+    except ConfigError as e:
+        raise InputError(
+            [Problem(shown, line) for line in e.problems], f"invalid policy config for {stack}"
+        ) from None
+    return StackPolicyConfig(doc, f"policy config {shown}")
+
+
+def _shown(path: Path, project: Path) -> str:
+    try:
+        return str(path.relative_to(project))
+    except ValueError:
+        return str(path)
 
 
 def evaluate(
     capture: Capture, stack: str, project: Path, config: dict[str, Any] | None = None
 ) -> Verdicts:
     """Verdicts of the stack's policy pack on the captured resources, under `config` (a
-    `--policy-pack-config` document; default: the stack's `stacks/policy.<stack>.json`)."""
-    if not (project / "policies" / "PulumiPolicy.yaml").is_file():
-        return Verdicts(
-            note="policy pack not run: no policies/PulumiPolicy.yaml in this project yet"
-        )
+    `--policy-pack-config` document; default: the stack's `policy.<stack>.json`). Raises
+    `InputError` for a policy config the engine would reject."""
     from policies.engine import analyze
-    from policies.pack import load_config
 
-    note = ""
+    described = "the given policy config"
     if config is None:
-        config_path = project / "stacks" / f"policy.{stack}.json"
-        config = load_config(config_path) if config_path.is_file() else {}
-        if not config_path.is_file():
-            note = f"no stacks/policy.{stack}.json: the pack's default configuration"
+        stack_cfg = stack_config(project, stack)
+        config, described = stack_cfg.doc, stack_cfg.described
     diagnostics = analyze(pack_resources(capture, stack), config)
     items = [Verdict(d.policy, d.level, d.urn, d.message) for d in diagnostics]
     items.sort(key=lambda v: (v.level != "mandatory", v.policy, v.urn))
-    return Verdicts(items=items, note=note)
+    return Verdicts(items=items, config=described, config_doc=dict(config))
 
 
 def pack_resources(capture: Capture, stack: str) -> list[dict[str, Any]]:

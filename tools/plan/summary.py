@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from optimizer.cli import table
+from optimizer.errors import InputError, Problem
 from optimizer.replication import MECHANISMS
 
 from . import diff
@@ -23,12 +24,38 @@ from .policy import Verdicts
 FILES = ("plan.json", "resources.json", "policy.json", "summary.md", "diff.json")
 
 
-def load_previous(folder: Path) -> dict[str, Any] | None:
-    """The plan of an earlier offline run, or None when there is none (a new stack)."""
-    path = folder / "plan.json"
-    if not path.is_file():
-        return None
-    return json.loads(path.read_text())
+def load_previous(path: Path) -> dict[str, Any] | None:
+    """The plan to compare against: `path` is the folder of an earlier offline run (its
+    `plan.json`) or a plan file (a lock). None when that run's program exported no placement
+    (`plan.json` is `null`). Anything else is a wrong `--compare-to` and raises `InputError`:
+    a typo must not turn the whole diff into "a new stack"."""
+    file = path / "plan.json" if path.is_dir() else path
+    if not file.is_file():
+        what = "a folder without plan.json" if path.is_dir() else "no such file or folder"
+        raise InputError(
+            [
+                Problem(
+                    "--compare-to",
+                    f"{str(path)!r}: {what}; give the --out folder of an earlier run or a plan "
+                    "file (stacks/placement.<stack>.json), or --new-stack for a stack that has "
+                    "no earlier plan",
+                )
+            ],
+            "nothing to compare against",
+        )
+    try:
+        doc = json.loads(file.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise InputError(
+            [Problem(f"--compare-to: {file}", f"not a plan: not valid JSON ({e})")],
+            "nothing to compare against",
+        ) from None
+    if doc is not None and not (isinstance(doc, dict) and isinstance(doc.get("clusters"), list)):
+        raise InputError(
+            [Problem(f"--compare-to: {file}", "not a tricloud plan (no clusters list)")],
+            "nothing to compare against",
+        )
+    return doc
 
 
 def _placement_rows(plan: dict[str, Any]) -> list[list[str]]:
@@ -60,12 +87,20 @@ def estimated_from_resources(capture: Capture) -> str:
         else ""
     )
     return (
-        f"Estimated from resources: ${est['desired'].total:,.2f}/month at starting sizes "
-        f"(compare compute + clusters without overhead), ${est['max'].total:,.2f} at the "
+        f"Estimated from resources: ${_cents(est['desired'].total)}/month at starting sizes "
+        f"(compare compute + clusters without overhead), ${_cents(est['max'].total)} at the "
         f"autoscaling ceilings (monthly-cost-limit's default basis); egress not included"
         + (f"; {unpriced} pools not priced" if unpriced else "")
         + other
     )
+
+
+def _cents(usd: float) -> str:
+    """Dollars and cents as the plan rounds them. The estimate and the plan add the same
+    items in another order, so a sum on a half cent (1,182.965) can land a bit either side of
+    it in floating point and print as 1,182.97 beside the plan's 1,182.96; rounding to a
+    millionth first removes that noise."""
+    return f"{round(round(usd, 6), 2):,.2f}"
 
 
 REPLICATION_HEADERS = ["FROM", "TO", "MECHANISM", "EVERY", "EGRESS USD/MONTH"]
@@ -92,6 +127,22 @@ def _hostname_rows(capture: Capture) -> list[list[str]]:
     return [[s, h] for s, h in sorted(capture.outputs.get("hostnames", {}).items())]
 
 
+def _cloud_of(resource_type: str) -> str:
+    """The package of a type token (`aws:eks/cluster:Cluster` -> aws; providers by their
+    package, `pulumi:providers:gcp` -> gcp)."""
+    package = resource_type.split(":", 1)[0]
+    if resource_type.startswith("pulumi:providers:"):
+        package = resource_type.rsplit(":", 1)[-1]
+    return {"azure-native": "azure"}.get(package, package)
+
+
+def _cloud_counts(capture: Capture) -> str:
+    """Resources per cloud (package), one line: the detail is in resources.json."""
+    counts = Counter(_cloud_of(r.type) for r in capture.resources)
+    parts = ", ".join(f"{c} {n}" for c, n in sorted(counts.items()))
+    return f"resources: {len(capture.resources)} ({parts}); by type: resources.json"
+
+
 def _counts(capture: Capture) -> list[list[str]]:
     counts = Counter(r.type for r in capture.resources)
     return [[t, str(n)] for t, n in sorted(counts.items())]
@@ -105,7 +156,35 @@ def compare(
     after = capture.outputs.get("placement")
     if after is None:
         return None
-    return diff.compare(before, after, [v.to_json() for v in verdicts.items], stack=stack)
+    return diff.compare(
+        before,
+        after,
+        [v.to_json() for v in verdicts.items],
+        stack=stack,
+        budget=budget(capture, verdicts),
+    )
+
+
+def budget(capture: Capture, verdicts: Verdicts) -> dict[str, Any] | None:
+    """monthly-cost-limit's limit (the policy config's maxMonthlyUsd, else the budget the
+    stack exports) and the estimate it checks, as the `budget` entry of diff.json."""
+    from optimizer import cost
+    from optimizer.catalog import load
+    from policies.pack import resolve_config
+
+    level, props = resolve_config(verdicts.config_doc)["monthly-cost-limit"]
+    if level == "disabled":
+        return None
+    limit, source = props.get("maxMonthlyUsd"), f"maxMonthlyUsd in {verdicts.config}"
+    if limit is None:
+        limit = capture.outputs.get("monthlyBudgetUsd")
+        source = "the stack's tricloud:placement.monthlyBudgetUsd"
+    if not isinstance(limit, int | float):
+        return None
+    basis = props.get("basis", "max")
+    resources = cost.from_registrations(r.to_json() for r in capture.resources)
+    estimate = cost.estimate(resources, load(), basis).total
+    return diff.budget_entry(float(limit), source, round(round(estimate, 6), 2), basis)
 
 
 def render(
@@ -141,8 +220,13 @@ def render(
         ),
     ]
     return diff.render(
-        doc, plan, details=details, policy_note=verdicts.note, warnings=capture.warnings
+        doc, plan, details=details, policy_note=_policy_note(verdicts), warnings=capture.warnings
     )
+
+
+def _policy_note(verdicts: Verdicts) -> str:
+    """Which config the pack ran with, and what the run could not do."""
+    return " ".join(x[:1].upper() + x[1:] + "." for x in (verdicts.config, verdicts.note) if x)
 
 
 def console_changes(doc: dict[str, Any] | None, against: str) -> str:
@@ -179,7 +263,7 @@ def _render_without_placement(stack: str, capture: Capture, verdicts: Verdicts) 
     if capture.outputs.get("hostnames"):
         out += ["", diff.md_table(["SERVICE", "HOSTNAME"], _hostname_rows(capture))]
     doc = {"policy": diff.policy_summary(v.to_json() for v in verdicts.items)}
-    out += diff.policy_lines(doc, verdicts.note)
+    out += diff.policy_lines(doc, _policy_note(verdicts))
     if capture.warnings:
         out += ["", "#### Warnings", ""] + [f"- {w}" for w in capture.warnings]
     out += [
@@ -207,7 +291,8 @@ def console(stack: str, capture: Capture, verdicts: Verdicts, seconds: float) ->
         return "\n".join(out + _console_tail(capture, verdicts))
     solver = plan["solver"]
     out = [
-        f"stack {stack}: {len(plan['clusters'])} clusters, {len(capture.resources)} resources, "
+        f"stack {stack}: {diff.plural(len(plan['clusters']), 'cluster')}, "
+        f"{len(capture.resources)} resources, "
         f"solver {solver['status']} (gap {solver['mipGap']:.2e}), program ran in {seconds:.1f} s",
         "",
         table(PLACEMENT_HEADERS, _placement_rows(plan), right={3, 4}),
@@ -226,11 +311,14 @@ def console(stack: str, capture: Capture, verdicts: Verdicts, seconds: float) ->
 
 
 def _console_tail(capture: Capture, verdicts: Verdicts) -> list[str]:
-    out = [table(["RESOURCE TYPE", "COUNT"], _counts(capture), right={1}), ""]
+    out = [_cloud_counts(capture), ""]
+    if verdicts.config:
+        out.append(f"policy: {verdicts.config}")
     if verdicts.note:
         out.append(f"policy: {verdicts.note}")
     for v in verdicts.items:
-        out.append(f"policy {v.level}: {v.policy}: {v.urn.rsplit('::', 1)[-1]}: {v.message}")
+        where = v.urn.rsplit("::", 1)[-1] if v.urn else "(stack)"
+        out.append(f"policy {v.level}: {v.policy}: {where}: {v.message}")
     if not verdicts.items and not verdicts.note:
         out.append("policy: all policies pass")
     for w in capture.warnings:
