@@ -257,3 +257,24 @@ def test_private_api_ranges_and_unoffered_versions_are_found(spot_fleet):
     found = rules.kubernetes_versions_offered(fleet, snapshot_day(CATALOG.snapshot))
     assert any("does not offer Kubernetes 1.31" in f for f in found)
     assert any("does not offer Kubernetes 1.33" in f for f in found)
+
+
+@pytest.mark.parametrize("stack", SHIPPED_STACKS)
+def test_the_offline_plan_lists_every_add_on_with_its_version(stack):
+    """`make plan` shows what each stack's clusters run besides the workloads, pinned."""
+    from components import addons
+    from tools.plan.summary import _addon_rows
+
+    cap = stack_capture(stack)
+    rows = {(name, how, version) for name, how, version, _ in _addon_rows(cap)}
+    if cap.of_type("aws:eks/cluster:Cluster"):
+        version = cap.of_type("aws:eks/cluster:Cluster")[0].inputs["version"]
+        for chart in (
+            addons.AWS_LOAD_BALANCER_CONTROLLER,
+            addons.CLUSTER_AUTOSCALER,
+            addons.METRICS_SERVER,
+        ):
+            assert (chart.chart, "Helm chart", chart.version) in rows
+        for name, pinned in addons.EKS_ADDONS[version].items():
+            assert (name, "EKS add-on", pinned) in rows
+    assert any(name == "k8s-device-plugin" for name, _, _ in rows)

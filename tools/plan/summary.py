@@ -136,6 +136,25 @@ def _cloud_of(resource_type: str) -> str:
     return {"azure-native": "azure"}.get(package, package)
 
 
+ADDON_HEADERS = ["ADD-ON", "HOW", "VERSION", "CLUSTERS"]
+
+
+def _addon_rows(capture: Capture) -> list[list[str]]:
+    """What every cluster runs besides the workloads, each at its pinned version: Helm
+    releases, EKS managed add-ons and the device plugin, with how many clusters run it."""
+    found: Counter[tuple[str, str, str]] = Counter()
+    for r in capture.resources:
+        if r.type == "kubernetes:helm.sh/v3:Release":
+            found[(r.inputs.get("chart", ""), "Helm chart", str(r.inputs.get("version")))] += 1
+        elif r.type == "aws:eks/addon:Addon":
+            found[(r.inputs["addonName"], "EKS add-on", str(r.inputs.get("addonVersion")))] += 1
+        elif r.type == "kubernetes:apps/v1:DaemonSet":
+            for c in r.inputs["spec"]["template"]["spec"]["containers"]:
+                image, _, tag = c["image"].rpartition(":")
+                found[(image.rsplit("/", 1)[-1], "DaemonSet", tag)] += 1
+    return [[name, how, version, str(n)] for (name, how, version), n in sorted(found.items())]
+
+
 def _cloud_counts(capture: Capture) -> str:
     """Resources per cloud (package), one line: the detail is in resources.json."""
     counts = Counter(_cloud_of(r.type) for r in capture.resources)
@@ -311,7 +330,9 @@ def console(stack: str, capture: Capture, verdicts: Verdicts, seconds: float) ->
 
 
 def _console_tail(capture: Capture, verdicts: Verdicts) -> list[str]:
-    out = [_cloud_counts(capture), ""]
+    addons = _addon_rows(capture)
+    out = [table(ADDON_HEADERS, addons, right={3}), ""] if addons else []
+    out += [_cloud_counts(capture), ""]
     if verdicts.config:
         out.append(f"policy: {verdicts.config}")
     if verdicts.note:
