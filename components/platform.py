@@ -252,6 +252,15 @@ class Platform(pulumi.ComponentResource):
                 )
 
         self._warn_regional_algorithm(plan, settings)
+        if plan.clusters and not settings.kubernetes.api_allowed_cidrs:
+            # Not an error: a runner inside the networks is a valid setup. But the engine
+            # reaches every Kubernetes object through the API, so say where it must run.
+            pulumi.log.warn(
+                "tricloud:apiAllowedCidrs is empty: every cluster's Kubernetes API is private, "
+                "so pulumi up must run from inside each cluster's network (a runner with "
+                "private connectivity to every VPC/VNet), or no Kubernetes object can be created",
+                resource=self,
+            )
         self.load_balancers = self._global_load_balancers(plan, settings, tags)
         self.hostnames = {s: lb.hostname for s, lb in self.load_balancers.items()}
         self.datasets = self._replication(plan, settings, tags)

@@ -278,3 +278,20 @@ def test_the_offline_plan_lists_every_add_on_with_its_version(stack):
         for name, pinned in addons.EKS_ADDONS[version].items():
             assert (name, "EKS add-on", pinned) in rows
     assert any(name == "k8s-device-plugin" for name, _, _ in rows)
+
+
+def test_private_only_api_endpoints_say_where_pulumi_must_run(tmp_path):
+    """With no public endpoint the engine cannot reach the clusters from outside their
+    networks: the plan says so (it is a valid setup with a private runner, not an error)."""
+    project = tmp_path
+    shutil.copy(REPO_ROOT / "Pulumi.yaml", project / "Pulumi.yaml")
+    shutil.copy(REPO_ROOT / "__main__.py", project / "__main__.py")
+    (project / "stacks").mkdir()
+    text = (REPO_ROOT / "stacks" / "Pulumi.dev.yaml").read_text()
+    text = text.replace(
+        'tricloud:apiAllowedCidrs: ["203.0.113.0/24"]', "tricloud:apiAllowedCidrs: []"
+    )
+    (project / "stacks" / "Pulumi.dev.yaml").write_text(text)
+    cap = capture_for("dev", project)
+    assert any("apiAllowedCidrs is empty" in w for w in cap.warnings)
+    assert not any("apiAllowedCidrs is empty" in w for w in stack_capture("dev").warnings)
