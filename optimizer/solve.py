@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from . import failover
 from . import replication as repl
 from .candidates import Candidates, enumerate_candidates, restrict, structural_bounds
 from .catalog import Catalog
@@ -34,7 +35,6 @@ from .model import (
     cluster_fee,
     monthly,
     replication_volume,
-    survival_weight,
 )
 from .plan import (
     Assignment,
@@ -43,6 +43,7 @@ from .plan import (
     NodePool,
     Plan,
     ReplicationTarget,
+    ServiceSurvivability,
     SolverInfo,
     StabilityInfo,
     Survivability,
@@ -176,6 +177,8 @@ def optimise(
         time_limit=pl.solver_time_limit_seconds,
     )
 
+    # The safety net bounds the whole search (start, descent, MILP), not each HiGHS call.
+    deadline = solver.clock() + pl.solver_time_limit_seconds
     greedy_cost = None
     best: tuple[float, dict[int, int], np.ndarray] | None = None
     if start_nodes is not None:
@@ -194,7 +197,7 @@ def optimise(
         floor = {i: max(best[1].get(i, 0), held.get(i, 0)) for i in set(best[1]) | set(held)}
         _tighten(solver, bounds, floor, best[0])
         start = best[2]
-    result = solver.run(start)
+    result = solver.run(start, deadline=deadline)
     if result.values is None:
         raise Infeasible(
             [Problem("placement", f"no plan meets every constraint ({result.status})")],
@@ -459,28 +462,29 @@ def _normalise(weights: dict[str, float], total: float) -> dict[str, float]:
 
 
 def survivability(out: Outcome) -> Survivability:
-    """Worst served fraction after losing one failure domain, from the plan's nodes."""
+    """Per service, the worst loss of one failure domain measured by re-routing (max-flow
+    within the failover SLO, spot at spotSurvivalFactor); overall, the worst service."""
     cands = out.cands
     sc = cands.scenario
-    level = "cloud" if sc.placement.survive == "cloud" else "region"
-    sigma = sc.placement.spot_survival_factor
-    domains = sorted({cands.options[i].domain(level) for i in out.nodes})
-    # The domain whose loss leaves the least capacity relative to demand is reported even
-    # when the plan survives it (then the fraction is 1.0): it is where headroom is thinnest.
-    worst_ratio, worst_domain = float("inf"), None
-    for s, svc in enumerate(sc.services):
-        for d in domains:
-            left = sum(
-                count * o.capacity_rps * survival_weight(o.pricing, sigma)
-                for i, count in out.nodes.items()
-                for o in [cands.options[i]]
-                if o.service == s and o.domain(level) != d
+    per_service = failover.report(cands, out.nodes)
+    worst_name = min(
+        sorted(per_service), key=lambda name: per_service[name].served_fraction, default=None
+    )
+    worst = per_service[worst_name] if worst_name is not None else None
+    return Survivability(
+        sc.placement.survive,
+        worst.served_fraction if worst else 0.0,
+        worst.worst_domain if worst else None,
+        {
+            name: ServiceSurvivability(
+                r.worst_domain,
+                r.served_fraction,
+                r.worst_failover_rtt_ms,
+                sc.services[[v.name for v in sc.services].index(name)].failover_slo_ms,
             )
-            ratio = left / svc.total_demand
-            if ratio < worst_ratio - 1e-12:
-                worst_ratio, worst_domain = ratio, d
-    worst = min(1.0, worst_ratio)
-    return Survivability(sc.placement.survive, worst, worst_domain)
+            for name, r in per_service.items()
+        },
+    )
 
 
 def solve(
