@@ -154,8 +154,11 @@ class Solver:
             sol.value_valid = True
             h.setSolution(sol)
         t0 = time.perf_counter()
-        deadline = self.clock() + self.time_limit if deadline is None else deadline
+        now = self.clock()
+        deadline = now + self.time_limit if deadline is None else deadline
         self._deadline = deadline
+        # HiGHS's own limit too, for the parts that call no callback (sub-MIPs, presolve)
+        h.setOptionValue("time_limit", max(1e-3, min(self.time_limit, deadline - now)))
         try:
             h.run()
         finally:
