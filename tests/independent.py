@@ -54,7 +54,7 @@ def cloud_with_spot() -> dict:
 # (Edmonds-Karp): nothing of `optimizer/` is used, so a mistake in the model cannot hide.
 
 EARTH_KM = 6371.0
-# user geo -> (latitude, longitude): the cities design 5 names (New York, Chicago, ...)
+# user geo -> (latitude, longitude) of the city that stands for it (New York, Chicago, ...)
 GEO_COORDS = {
     "us-east": (40.71, -74.01),
     "us-central": (41.88, -87.63),
@@ -101,7 +101,7 @@ def read_measured(catalog_dir) -> dict[tuple[str, str], float]:
 
 
 def round_trip_ms(geo: str, region: str, regions, measured) -> float:
-    """Design 5: 5 ms plus 0.0125 ms per great-circle km (haversine), unless measured."""
+    """5 ms plus 0.0125 ms per great-circle km (haversine), unless latency.csv measured it."""
     import math
 
     if (geo, region) in measured:
