@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         table(
             [
                 "scenario",
-                "options",
+                "options in model",
                 "variables",
                 "constraints",
                 "median s",
@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     if reference is not None and not args.no_baselines:
         raw, out, plan, _ = reference
         optimum = plan.cost.total
-        base_rows = [["optimum (MILP)", f"{optimum:,.2f}", "1.000", plan.solver.status]]
+        base_rows = [["MILP plan", f"{optimum:,.2f}", "1.000", plan.solver.status]]
         for cloud in ("aws", "azure", "gcp"):
             single = _single_cloud(raw, cloud)
             if not single:
@@ -188,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
             ]
         )
         print()
-        print("reference: optimum against baselines (monthly USD, ratio to the optimum)")
+        print("reference: the MILP plan against baselines (monthly USD, ratio to the MILP plan)")
         print(table(["plan", "monthly USD", "ratio", "note"], base_rows, right={1, 2}))
     print("load average after (1, 5, 15 min): " + ", ".join(f"{x:.2f}" for x in os.getloadavg()))
     return 0

@@ -7,10 +7,13 @@ handed to HiGHS in one call; this module knows nothing about HiGHS itself (see `
 Formulation notes (why it is shaped this way; measured effects are in the commit log):
 - Per-(service, region) capacity columns `K[s,r]` carry the routing rows, so each region's
   row has one entry per route into it plus one.
-- Survivability uses one total-capacity column per service, `T[s] = sum cap*w*n`, so each
-  failure-domain row is `T[s] - (capacity inside the domain) >= demand`: its entries are the
-  domain's own options plus one, not every option of the service. Tangent cuts of
-  `T >= D K/(K-1)` (K = domains in use) make the LP relaxation pay for spreading thin.
+- Survivability is re-routing after a loss, stated as Hall rows over weighted capacity
+  columns `W[s,r]` (spot x spotSurvivalFactor; the routing columns K[s,r] when nothing is
+  discounted): per failure domain, each connected set of geo neighbourhoods within the
+  failover SLO keeps the capacity for the demand confined to it (`failover.requirements`).
+  The rows for the whole neighbourhood, `T[s] - (capacity inside the domain) >= demand` with
+  one total column `T[s]`, carry tangent cuts of `T >= D K/(K-1)` (K = domains holding
+  surviving capacity), which make the LP relaxation pay for spreading thin.
 - `y[s,r]` (service s runs in region r) links nodes to clusters: `n <= M y` with the
   tightest valid M per option (`candidates.structural_bounds`, tightened later by the cost of
   a known plan) and `y <= nodes in r`, so a region in use holds at least one whole node even

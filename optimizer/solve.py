@@ -147,9 +147,11 @@ def optimise(
     """Run the MILP; raises `Infeasible` (without diagnosis) when no plan exists."""
     pl = scenario.placement
     cands = enumerate_candidates(scenario, catalog, relaxed, keep_set(scenario, incumbent))
+    # The safety net bounds the whole search (screening, start, descent, MILP) from here.
+    deadline = Solver.clock() + pl.solver_time_limit_seconds
     full_bound = None
     if len(cands.options) > SCREEN_ABOVE_OPTIONS:
-        cands, full_bound = _screen(cands, incumbent)
+        cands, full_bound = _screen(cands, incumbent, deadline)
     inc, inc_usable = _incumbent(cands, incumbent)
     # Against an incumbent, migration can make keeping nodes cheaper than removing them, so
     # no option is bounded below its pool's deployed node count.
@@ -177,8 +179,6 @@ def optimise(
         time_limit=pl.solver_time_limit_seconds,
     )
 
-    # The safety net bounds the whole search (start, descent, MILP), not each HiGHS call.
-    deadline = solver.clock() + pl.solver_time_limit_seconds
     greedy_cost = None
     best: tuple[float, dict[int, int], np.ndarray] | None = None
     if start_nodes is not None:
@@ -193,7 +193,7 @@ def optimise(
             best = (second.objective, rounded, second.values)
     start = None
     if best is not None:
-        best = _descend(solver, best)
+        best = _descend(solver, best, deadline)
         floor = {i: max(best[1].get(i, 0), held.get(i, 0)) for i in set(best[1]) | set(held)}
         _tighten(solver, bounds, floor, best[0])
         start = best[2]
@@ -226,7 +226,7 @@ def optimise(
     )
 
 
-def _screen(cands: Candidates, incumbent: dict | None) -> tuple[Candidates, float]:
+def _screen(cands: Candidates, incumbent: dict | None, deadline: float) -> tuple[Candidates, float]:
     """LP-guided restriction for very large scenarios.
 
     Solves the LP relaxation of the full model (its optimum is a proven lower bound for every
@@ -239,7 +239,7 @@ def _screen(cands: Candidates, incumbent: dict | None) -> tuple[Candidates, floa
         full, gap=1.0, node_limit=1, time_limit=cands.scenario.placement.solver_time_limit_seconds
     )
     solver.h.setOptionValue("solve_relaxation", True)
-    lp = solver.run()
+    lp = solver.run(deadline=deadline)
     if lp.values is None:
         raise Infeasible(
             [Problem("placement", "no plan meets every constraint (LP relaxation)")], "infeasible"
@@ -282,7 +282,7 @@ def _lp_rounding(solver: Solver) -> dict[int, int] | None:
     return nodes
 
 
-def _descend(solver: Solver, best):
+def _descend(solver: Solver, best, deadline: float = math.inf):
     """Local search on a start: drop single nodes, dearest first, while it stays feasible
     and gets cheaper. Each step is one completion solve with the nodes fixed; at most
     DESCENT_STEPS of them, so the work is bounded and the same on every machine."""
@@ -295,6 +295,9 @@ def _descend(solver: Solver, best):
         for i in sorted(nodes, key=lambda i: (-options[i].price_hr, i)):
             if nodes.get(i, 0) == 0 or steps >= DESCENT_STEPS:
                 continue
+            if solver.clock() > deadline:
+                # past the safety net: the MILP after this stops at once and says time-limit
+                return objective, nodes, values
             steps += 1
             trial = dict(nodes)
             trial[i] -= 1
