@@ -6,7 +6,9 @@ A *route* is one continuous variable: rps of one service from one user geo to on
 
 Filters (each recorded so `explain` can say why an offering is absent): cloud not in the
 stack's clouds, residency, accelerator not listed by the service, replica does not fit,
-spot not offered or not allowed, a zero quota. Routes exist only within the latency SLO.
+spot not offered or not allowed, a zero quota, a region that can serve no demand geo (none
+within the service's latency SLO, nor, when survivability is asked for, within its failover
+SLO). Routes exist only within the latency SLO; failover routes within the failover SLO.
 
 Pruning keeps the optimum exact: an option is dropped only when another option in the
 same region and pricing is at least as good in every respect the model sees (price,
@@ -81,6 +83,20 @@ class Candidates:
     # (service index, offering) -> why it is not an option, for explain
     excluded: dict[tuple[int, str], str] = field(default_factory=dict)
     pruned: int = 0
+    # routes within the failover SLO (survive: region/cloud), for the survivability rows
+    failover_routes: list[Route] = field(default_factory=list)
+    # (service, region) pairs within the latency SLO of some demand geo: capacity there can
+    # serve in normal operation (minReplicas counts only these); the others are failover only
+    serving: frozenset[tuple[int, str]] = frozenset()
+
+    def failover_only(self, service: int, region: str) -> bool:
+        return (service, region) not in self.serving
+
+    def routes_for_failover(self, service: int) -> list[Route]:
+        """Routes a service may use after a loss (survive: none has none of its own: then the
+        normal routes, for the plan's report)."""
+        source = self.failover_routes if self.scenario.placement.survive != "none" else []
+        return [r for r in source or self.routes if r.service == service]
 
 
 def quota_key(o: Offering) -> str:
@@ -97,6 +113,17 @@ def enumerate_candidates(
     pl = scenario.placement
     quotas = {} if "quota" in relaxed else pl.quotas_gpu
     allow_spot = pl.max_spot_fraction > 0 or "spot-share" in relaxed
+    failover = pl.survive != "none" and "survivability" not in relaxed
+    rtts: dict[tuple[str, str], float] = {}
+
+    def rtt(geo: str, region: str) -> float:
+        if (geo, region) not in rtts:
+            rtts[(geo, region)] = rtt_ms(geo, catalog.regions[region], catalog.latency)
+        return rtts[(geo, region)]
+
+    def reaches(svc, region: str, slo: float) -> bool:
+        return "latency" in relaxed or any(rtt(g, region) <= slo for g in svc.demand_rps)
+
     options: list[Option] = []
     excluded: dict[tuple[int, str], str] = {}
     for s, svc in enumerate(scenario.services):
@@ -123,6 +150,14 @@ def enumerate_candidates(
             if quotas.get(quota_key(o)) == 0:
                 excluded[(s, ident)] = f"quota {quota_key(o)} is 0"
                 continue
+            if not reaches(svc, o.region_key, svc.latency_slo_ms) and not (
+                failover and reaches(svc, o.region_key, svc.failover_slo_ms)
+            ):
+                slo = f"{svc.latency_slo_ms:g} ms" + (
+                    f" (failover {svc.failover_slo_ms:g} ms)" if failover else ""
+                )
+                excluded[(s, ident)] = f"no demand geo within {slo}: it could serve no one"
+                continue
             cap = rpn * svc.throughput_rps[o.accelerator]
             for pricing in PRICINGS:
                 if pricing == "spot" and (o.price_spot is None or not allow_spot):
@@ -131,22 +166,42 @@ def enumerate_candidates(
     options, pruned = _prune_dominated(options, scenario, quotas, keep)
     regions = sorted({opt.region for opt in options})
     routes: list[Route] = []
+    failover_routes: list[Route] = []
     for s, svc in enumerate(scenario.services):
         service_regions = sorted({opt.region for opt in options if opt.service == s})
         for geo in svc.demand_rps:
             for r in service_regions:
-                rtt = rtt_ms(geo, catalog.regions[r], catalog.latency)
-                if "latency" in relaxed or rtt <= svc.latency_slo_ms:
-                    routes.append(Route(s, geo, r, rtt))
-    return Candidates(scenario, catalog, relaxed, options, routes, regions, excluded, pruned)
+                t = rtt(geo, r)
+                if "latency" in relaxed or t <= svc.latency_slo_ms:
+                    routes.append(Route(s, geo, r, t))
+                if failover and ("latency" in relaxed or t <= svc.failover_slo_ms):
+                    failover_routes.append(Route(s, geo, r, t))
+    serving = frozenset((r.service, r.region) for r in routes)
+    return Candidates(
+        scenario,
+        catalog,
+        relaxed,
+        options,
+        routes,
+        regions,
+        excluded,
+        pruned,
+        failover_routes,
+        serving,
+    )
 
 
 def restrict(cands: Candidates, regions: set[str]) -> Candidates:
     """The same candidates limited to `regions` (a heuristic restriction: see solve)."""
     options = [o for o in cands.options if o.region in regions]
     routes = [r for r in cands.routes if r.region in regions]
+    failover_routes = [r for r in cands.failover_routes if r.region in regions]
     return replace(
-        cands, options=options, routes=routes, regions=sorted({o.region for o in options})
+        cands,
+        options=options,
+        routes=routes,
+        failover_routes=failover_routes,
+        regions=sorted({o.region for o in options}),
     )
 
 
@@ -192,18 +247,35 @@ def _prune_dominated(options, scenario: Scenario, quotas, keep):
 def structural_bounds(cands: Candidates, incumbent_nodes: dict[int, int]) -> list[int]:
     """Per option, a node count that some optimal plan never exceeds.
 
-    Argument (checked against brute force in the tests): in an optimal plan with the fewest
-    nodes, removing one node of an option is feasible and no more expensive once that option
-    alone carries the service's whole demand (and, for spot, its survival share; for
-    on-demand, enough to cover the largest spot fleet under the spot cap) — so no option
-    exceeds these counts, nor the incumbent's count (the migration term could keep those).
+    Take an optimal plan and an option holding more nodes than its bound; removing one of
+    its nodes is feasible and cheaper (prices > 0), a contradiction. It is feasible because
+    the option alone still carries the service's whole demand: every route into its region
+    and every failover requirement containing the region stay met (spot: at its survival
+    weight), as do min replicas; the option keeps a node, so clusters, spread and
+    replication are unchanged; quotas, the cluster cap and the budget only get slacker; the
+    bound is at least the incumbent's count (the migration term could keep those).
+
+    On-demand nodes also back spot under the spot cap: removing one can break it only when
+    the spot capacity exceeds phi / (1 - phi) x the on-demand capacity left, so the bound
+    covers the most spot capacity an optimal plan can hold. When spot counts for nothing in
+    a failure (spotSurvivalFactor 0, or survive: none), every spot node of an optimal plan
+    is there for one of: the routing (its region's capacity less the node falls short of
+    what the plan routes there; over the regions this is at most the demand plus one node
+    per region), min replicas (all replicas then number fewer than minReplicas plus one
+    node's), a last node whose removal changes spread or the primary (one per cloud plus
+    one), or the incumbent (migration). Otherwise every spot option may be full (the sum of
+    their bounds). tests/test_solver_guarantees.py checks the bounds against enumeration.
     """
     sc = cands.scenario
     pl = sc.placement
     sigma = pl.spot_survival_factor
     phi = pl.max_spot_fraction if "spot-share" not in cands.relaxed else 1.0
+    spot_survives = sigma > 0 and pl.survive != "none" and "survivability" not in cands.relaxed
     bounds = [0] * len(cands.options)
-    spot_max: dict[int, float] = {}
+    spot_sum: dict[int, float] = {}
+    spot_needed: dict[int, float] = {}
+    per_region: dict[tuple[int, str], float] = {}
+    largest: dict[int, tuple[float, int, float]] = {}  # capacity, replicas, rps per replica
     for i, opt in enumerate(cands.options):
         svc = sc.services[opt.service]
         need = max(
@@ -211,10 +283,29 @@ def structural_bounds(cands: Candidates, incumbent_nodes: dict[int, int]) -> lis
             math.ceil(svc.min_replicas / opt.replicas_per_node),
         )
         if opt.pricing == "spot":
-            if sigma > 0 and sc.placement.survive != "none":
+            if spot_survives:
                 need = max(need, math.ceil(svc.total_demand / (sigma * opt.capacity_rps) - 1e-9))
             bounds[i] = max(need, incumbent_nodes.get(i, 0), 1)
-            spot_max[opt.service] = spot_max.get(opt.service, 0.0) + bounds[i] * opt.capacity_rps
+            s = opt.service
+            spot_sum[s] = spot_sum.get(s, 0.0) + bounds[i] * opt.capacity_rps
+            spot_needed[s] = spot_needed.get(s, 0.0) + incumbent_nodes.get(i, 0) * opt.capacity_rps
+            if not cands.failover_only(s, opt.region):
+                key = (s, opt.region)
+                per_region[key] = max(per_region.get(key, 0.0), opt.capacity_rps)
+            cap, rpn, per = largest.get(s, (0.0, 0, 0.0))
+            largest[s] = (
+                max(cap, opt.capacity_rps),
+                max(rpn, opt.replicas_per_node),
+                max(per, opt.capacity_rps / opt.replicas_per_node),
+            )
+    spot_max = dict(spot_sum)
+    if not spot_survives:
+        for s, (cap, rpn, per) in largest.items():
+            svc = sc.services[s]
+            routing = svc.total_demand + sum(c for (s2, _), c in per_region.items() if s2 == s)
+            last_nodes = (len(sc.clouds) + 1) * cap
+            replicas = (svc.min_replicas + rpn) * per
+            spot_max[s] = min(spot_sum[s], routing + last_nodes + replicas + spot_needed[s])
     for i, opt in enumerate(cands.options):
         if opt.pricing != "on-demand":
             continue

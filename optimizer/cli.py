@@ -14,7 +14,7 @@ from pathlib import Path
 from . import catalog as catalog_mod
 from . import lockfile
 from .errors import InputError, Problem, print_problems
-from .explain import price_of_guarantees, rejected_alternatives
+from .explain import failover_only_capacity, price_of_guarantees, rejected_alternatives
 from .plan import Plan, load_plan_file
 from .scenario import load_file
 from .solve import Infeasible, solve
@@ -214,11 +214,29 @@ def render(plan: Plan, source: str) -> str:
     ]
     out += ["", table(["SERVICE", "REGION", "TRAFFIC"], rows, right={2})]
     sv = plan.survivability
+    level = "cloud" if sv.survive == "cloud" else "region"
     out += [
         "",
-        f"survive: {sv.survive}; worst single-{'cloud' if sv.survive == 'cloud' else 'region'} "
-        f"loss leaves {sv.worst_case_served_fraction:.1%} of demand served"
+        f"survive: {sv.survive}; worst single-{level} loss leaves "
+        f"{sv.worst_case_served_fraction:.1%} of demand served by re-routing"
         + (f" (losing {sv.worst_case_domain})" if sv.worst_case_domain else ""),
+    ]
+    rows = [
+        [
+            name,
+            r.worst_domain or "-",
+            f"{r.served_fraction:.1%}",
+            "-" if r.worst_failover_rtt_ms is None else f"{r.worst_failover_rtt_ms:.1f}",
+            f"{r.failover_slo_ms:g}",
+        ]
+        for name, r in sorted(sv.services.items())
+    ]
+    out += [
+        table(
+            ["SERVICE", f"WORST {level.upper()} LOST", "SERVED", "WORST FAILOVER RTT MS", "SLO MS"],
+            rows,
+            right={2, 3, 4},
+        )
     ]
     r = plan.replication
     out.append(
@@ -258,6 +276,14 @@ def render_explain(scenario, cat, plan: Plan, progress=None) -> str:
     out.append("cheapest offering per rps not used, and why:")
     for svc, text in rejected_alternatives(scenario, cat, plan).items():
         out.append(f"  {svc}: {text}")
+    failover = failover_only_capacity(scenario, cat, plan)
+    out.append("")
+    out.append("capacity placed for failover only (no demand geo within the latency SLO):")
+    for svc in sorted(failover):
+        for line in failover[svc]:
+            out.append(f"  {svc}: {line}")
+    if not failover:
+        out.append("  none")
     out.append("")
     out.append("price of each guarantee (monthly cost saved if it alone were dropped):")
     for g in price_of_guarantees(scenario, cat, plan, progress=progress):

@@ -293,14 +293,12 @@ def rejected_alternatives(sc: Scenario, catalog: Catalog, plan: Plan) -> dict[st
             and region_allowed(o.region_key, svc.allowed_regions)
         ):
             reason = "residency: region not in allowedRegions"
-        elif quota is not None and gpus_used.get(quota_key, 0) + o.accelerator_count > quota:
-            reason = (
-                f"quota: {quota_key} has {quota - gpus_used.get(quota_key, 0)} of {quota} GPUs left"
-            )
+        elif quota is not None and gpus_used.get(key, 0) + o.accelerator_count > quota:
+            reason = f"quota: {key} has {quota - gpus_used.get(key, 0)} of {quota} GPUs left"
         elif not any(r.service == s and r.region == o.region_key for r in cands.routes):
-            reason = (
-                f"latency: no demand geo within {svc.latency_slo_ms:g} ms "
-                "(usable only as failover capacity)"
+            usable = any(c.region == o.region_key for c in cands.options if c.service == s)
+            reason = f"latency: no demand geo within {svc.latency_slo_ms:g} ms " + (
+                "(usable only as failover capacity)" if usable else "(it could serve no one)"
             )
         elif own and per_rps >= min(own):
             reason = (
@@ -314,4 +312,26 @@ def rejected_alternatives(sc: Scenario, catalog: Catalog, plan: Plan) -> dict[st
         out[svc.name] = (
             f"{o.region_key}/{o.instance_type} at {monthly(per_rps):,.2f} USD per rps-month ({reason})"
         )
+    return out
+
+
+def failover_only_capacity(sc: Scenario, catalog: Catalog, plan: Plan) -> dict[str, list[str]]:
+    """Per service, the plan's pools holding its replicas in regions no demand geo reaches
+    within its latency SLO: capacity placed only to be re-routed to after a loss."""
+    out: dict[str, list[str]] = {}
+    for svc in sc.services:
+        for c in sorted(plan.clusters, key=lambda c: c.key):
+            region = catalog.regions[c.key]
+            if any(
+                rtt_ms(g, region, catalog.latency) <= svc.latency_slo_ms for g in svc.demand_rps
+            ):
+                continue
+            for p in sorted(c.node_pools, key=lambda p: (p.instance_type, p.pricing)):
+                if svc.name in p.replicas:
+                    nearest = min(rtt_ms(g, region, catalog.latency) for g in svc.demand_rps)
+                    out.setdefault(svc.name, []).append(
+                        f"{c.key}/{p.instance_type} {p.pricing}: {p.replicas[svc.name]} replicas, "
+                        f"nearest geo {nearest:.0f} ms (SLO {svc.latency_slo_ms:g} ms, "
+                        f"failover {svc.failover_slo_ms:g} ms)"
+                    )
     return out

@@ -2,8 +2,8 @@
 
 "Cheapest cost per rps first, then patch": each geo's demand goes to the region whose
 cheapest on-demand option costs least per rps; each loaded region gets the node count that
-carries its load most cheaply; then nodes are added until min replicas, survivability and
-the cloud spread hold. Quotas are respected; budget and cluster caps are not (the MILP
+carries its load most cheaply; then nodes are added until min replicas, every failover
+requirement (`failover.requirements`) and the cloud spread hold. Quotas are respected; budget and cluster caps are not (the MILP
 checks the result and drops it if it breaks them).
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 
 from .candidates import Candidates
-from .model import survival_weight
+from .failover import requirements, survival_weight
 
 
 def greedy_nodes(cands: Candidates) -> dict[int, int] | None:
@@ -74,13 +74,18 @@ def greedy_nodes(cands: Candidates) -> dict[int, int] | None:
         def mine_used(s: int = s) -> list[int]:
             return [i for i in nodes if cands.options[i].service == s]
 
-        # 2. min replicas
+        # 2. min replicas (those that can serve: not in failover-only regions)
+        serving = [i for i in mine if not cands.failover_only(s, cands.options[i].region)]
         if "min-replicas" not in cands.relaxed:
             while (
-                sum(nodes[i] * cands.options[i].replicas_per_node for i in mine_used())
+                sum(
+                    nodes[i] * cands.options[i].replicas_per_node
+                    for i in mine_used()
+                    if not cands.failover_only(s, cands.options[i].region)
+                )
                 < svc.min_replicas
             ):
-                pool = [i for i in mine if room(i, 1)]
+                pool = [i for i in serving if room(i, 1)]
                 if not pool:
                     return None
                 add(
@@ -94,22 +99,29 @@ def greedy_nodes(cands: Candidates) -> dict[int, int] | None:
                     1,
                 )
 
-        # 3. survivability: add capacity outside the worst failure domain
+        # 3. survivability: while some failover requirement (a set of regions that must hold
+        # a geo group's demand after a loss) falls short, add the cheapest node inside it
         if pl.survive != "none" and "survivability" not in cands.relaxed:
+            reqs = requirements(cands, s)
+            if reqs is None:
+                return None
             for _ in range(10_000):
-                cap: dict[str, float] = {}
+                weighted: dict[str, float] = {}
                 for i in mine_used():
                     o = cands.options[i]
-                    d = o.domain(pl.survive)
                     weight = survival_weight(o.pricing, sigma)
-                    cap[d] = cap.get(d, 0.0) + nodes[i] * o.capacity_rps * weight
-                total = sum(cap.values())
-                worst = max(sorted(cap), key=lambda d: cap[d], default=None)
-                if worst is not None and total - cap[worst] >= svc.total_demand - 1e-9:
-                    break
-                pool = [
-                    i for i in mine if cands.options[i].domain(pl.survive) != worst and room(i, 1)
+                    weighted[o.region] = (
+                        weighted.get(o.region, 0.0) + nodes[i] * o.capacity_rps * weight
+                    )
+                short = [
+                    (req.demand - sum(weighted.get(r, 0.0) for r in req.regions), k)
+                    for k, req in enumerate(reqs)
                 ]
+                deficit, k = max(short, default=(0.0, -1))
+                if deficit <= 1e-9:
+                    break
+                inside = set(reqs[k].regions)
+                pool = [i for i in mine if cands.options[i].region in inside and room(i, 1)]
                 if not pool:
                     return None
                 add(min(pool, key=lambda i: (per_rps(i), i)), 1)

@@ -7,10 +7,13 @@ handed to HiGHS in one call; this module knows nothing about HiGHS itself (see `
 Formulation notes (why it is shaped this way; measured effects are in the commit log):
 - Per-(service, region) capacity columns `K[s,r]` carry the routing rows, so each region's
   row has one entry per route into it plus one.
-- Survivability uses one total-capacity column per service, `T[s] = sum cap*w*n`, so each
-  failure-domain row is `T[s] - (capacity inside the domain) >= demand`: its entries are the
-  domain's own options plus one, not every option of the service. Tangent cuts of
-  `T >= D K/(K-1)` (K = domains in use) make the LP relaxation pay for spreading thin.
+- Survivability is re-routing after a loss, stated as Hall rows over weighted capacity
+  columns `W[s,r]` (spot x spotSurvivalFactor; the routing columns K[s,r] when nothing is
+  discounted): per failure domain, each connected set of geo neighbourhoods within the
+  failover SLO keeps the capacity for the demand confined to it (`failover.requirements`).
+  The rows for the whole neighbourhood, `T[s] - (capacity inside the domain) >= demand` with
+  one total column `T[s]`, carry tangent cuts of `T >= D K/(K-1)` (K = domains holding
+  surviving capacity), which make the LP relaxation pay for spreading thin.
 - `y[s,r]` (service s runs in region r) links nodes to clusters: `n <= M y` with the
   tightest valid M per option (`candidates.structural_bounds`, tightened later by the cost of
   a known plan) and `y <= nodes in r`, so a region in use holds at least one whole node even
@@ -27,6 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import failover
 from .candidates import Candidates
 from .catalog import HOURS_PER_MONTH
 
@@ -62,6 +66,7 @@ class Model:
     use: dict[tuple[int, str], int] = field(default_factory=dict)
     prim: dict[str, int] = field(default_factory=dict)
     link_rows: dict[int, int] = field(default_factory=dict)  # option i -> its n <= M y row
+    capacity: dict[tuple[int, str], int] = field(default_factory=dict)  # K[s,r] columns
     migration_pools: dict[tuple[str, str, str], int] = field(default_factory=dict)
 
     def add_col(self, name, lower, upper, cost=0.0, integer=False, billed=False) -> int:
@@ -176,7 +181,7 @@ def build(
 
 def _capacity_columns(m: Model) -> dict[tuple[int, str], int]:
     """K[s,r] = capacity of service s's nodes in region r (a defined continuous column)."""
-    cols: dict[tuple[int, str], int] = {}
+    cols = m.capacity
     terms: dict[tuple[int, str], dict[int, float]] = {}
     for i, o in enumerate(m.cands.options):
         terms.setdefault((o.service, o.region), {})[m.n[i]] = -o.capacity_rps
@@ -208,8 +213,11 @@ def _min_replicas(m: Model, bounds) -> None:
         return
     sc = m.cands.scenario
     for s, svc in enumerate(sc.services):
+        # only replicas that can serve count: failover-only regions serve no one normally
         terms = {
-            m.n[i]: o.replicas_per_node for i, o in enumerate(m.cands.options) if o.service == s
+            m.n[i]: o.replicas_per_node
+            for i, o in enumerate(m.cands.options)
+            if o.service == s and not m.cands.failover_only(s, o.region)
         }
         m.add_row("min-replicas", terms, lower=svc.min_replicas)
 
@@ -229,12 +237,16 @@ def _spot_share(m: Model, bounds) -> None:
             m.add_row("spot-share", terms, upper=0.0)
 
 
-def survival_weight(pricing: str, spot_survival_factor: float) -> float:
-    return 1.0 if pricing == "on-demand" else spot_survival_factor
-
-
 def _survivability(m: Model, bounds) -> None:
-    """After losing any one region (or cloud), the rest still carries all demand."""
+    """After losing any one region (or cloud), every geo's demand can be re-routed to the
+    surviving capacity within the failover SLO, spot counted at spotSurvivalFactor.
+
+    Exact, without flow variables: the Hall rows of `failover.requirements` (per failure
+    domain, the surviving weighted capacity of every connected geo neighbourhood covers the
+    demand confined to it). Too many neighbourhoods: one transport flow per lost domain.
+    The total-capacity rows `T - E_f >= D` are among the consequences and stay explicit,
+    for the domain-count tangent cuts.
+    """
     sc = m.cands.scenario
     survive = sc.placement.survive
     if survive == "none" or "survivability" in m.cands.relaxed:
@@ -242,38 +254,98 @@ def _survivability(m: Model, bounds) -> None:
     sigma = sc.placement.spot_survival_factor
     for s, svc in enumerate(sc.services):
         opts = [(i, o) for i, o in enumerate(m.cands.options) if o.service == s]
+        weighted = _weighted_capacity(m, s, sigma)
         total = m.add_col(f"T[{svc.name}]", 0, INF)
-        terms = {total: 1.0}
-        for i, o in opts:
-            terms[m.n[i]] = -o.capacity_rps * survival_weight(o.pricing, sigma)
-        m.add_row("survivability", terms, 0.0, 0.0)
+        m.add_row("survivability", {total: 1.0, **{c: -1.0 for c in weighted.values()}}, 0.0, 0.0)
         domains: dict[str, dict[int, float]] = {}
-        for i, o in opts:
-            domain = o.domain(survive)
-            domains.setdefault(domain, {total: 1.0})[m.n[i]] = -o.capacity_rps * survival_weight(
-                o.pricing, sigma
-            )
+        for _, o in opts:
+            domains.setdefault(o.domain(survive), {total: 1.0})[weighted[o.region]] = -1.0
         if len(domains) < 2:
             # One domain only: losing it leaves nothing. Keep a row that says so.
             m.add_row("survivability", {}, lower=svc.total_demand)
             continue
         for domain in sorted(domains):
             m.add_row("survivability", domains[domain], lower=svc.total_demand)
-        _domain_count_cuts(m, s, total, sorted(domains))
+        reqs = failover.requirements(m.cands, s)
+        if reqs is None:
+            _failover_flows(m, s, weighted)
+        else:
+            for req in reqs:
+                terms = {weighted[r]: 1.0 for r in req.regions}
+                m.add_row("survivability", terms, lower=req.demand)
+        _domain_count_cuts(m, s, total, sorted(domains), bounds, sigma)
 
 
-def _domain_count_cuts(m: Model, s: int, total: int, domains: list[str]) -> None:
-    """T >= D K / (K - 1) for K failure domains in use, as tangent cuts.
+def _weighted_capacity(m: Model, s: int, sigma: float) -> dict[str, int]:
+    """W[s,r]: service s's capacity in region r as a failure counts it (spot x sigma); the
+    routing capacity column K[s,r] itself when no spot option of s is discounted."""
+    opts = [(i, o) for i, o in enumerate(m.cands.options) if o.service == s]
+    if sigma >= 1 or all(o.pricing == "on-demand" for _, o in opts):
+        return {r: col for (s2, r), col in m.capacity.items() if s2 == s}
+    terms: dict[str, dict[int, float]] = {}
+    for i, o in opts:
+        terms.setdefault(o.region, {})[m.n[i]] = -o.capacity_rps * failover.survival_weight(
+            o.pricing, sigma
+        )
+    cols = {}
+    name = m.cands.scenario.services[s].name
+    for r in sorted(terms):
+        cols[r] = m.add_col(f"W[{name},{r}]", 0, INF)
+        m.add_row("survivability", {cols[r]: 1.0, **terms[r]}, 0.0, 0.0)
+    return cols
 
-    Summing "T - E_f >= D" over the K domains a service uses gives T (K - 1) >= K D. The
+
+def _failover_flows(m: Model, s: int, weighted: dict[str, int]) -> None:
+    """Per lost domain, a transport flow of every geo's demand to surviving capacity."""
+    sc = m.cands.scenario
+    svc = sc.services[s]
+    level = sc.placement.survive
+    domain_of = {o.region: o.domain(level) for o in m.cands.options if o.service == s}
+    routes = [r for r in m.cands.failover_routes if r.service == s]
+    for domain in sorted(set(domain_of.values())):
+        by_geo: dict[str, dict[int, float]] = {g: {} for g in svc.demand_rps}
+        into: dict[str, dict[int, float]] = {}
+        for r in routes:
+            if domain_of[r.region] == domain:
+                continue
+            col = m.add_col(f"f[{svc.name},{domain},{r.geo},{r.region}]", 0, INF)
+            by_geo[r.geo][col] = 1.0
+            into.setdefault(r.region, {})[col] = 1.0
+        for geo in sorted(by_geo):
+            m.add_row("survivability", by_geo[geo], lower=svc.demand_rps[geo])
+        for region in sorted(into):
+            m.add_row("survivability", {**into[region], weighted[region]: -1.0}, upper=0.0)
+
+
+def _domain_count_cuts(
+    m: Model, s: int, total: int, domains: list[str], bounds, sigma: float
+) -> None:
+    """T >= D K / (K - 1) for K failure domains holding surviving capacity, as tangent cuts.
+
+    Summing "T - E_f >= D" over the K domains with E_f > 0 gives T (K - 1) >= K D. The
     bound is convex in K, so its tangents at K = 2, 3, ... are valid linear cuts. They are
     what makes the LP relaxation pay for spreading thin: without them it spreads capacity
-    over many regions while paying only a fraction of each cluster's fee.
+    over many regions while paying only a fraction of each cluster's fee. A domain holding
+    only spot capacity holds none that survives when spot counts 0, so it is not counted
+    then (counting it would weaken every cut).
     """
     sc = m.cands.scenario
     svc = sc.services[s]
     demand = svc.total_demand
-    if sc.placement.survive == "region":
+    level = sc.placement.survive
+    spot_counts = sigma > 0
+    options = [(i, o) for i, o in enumerate(m.cands.options) if o.service == s]
+    if not spot_counts and any(o.pricing == "spot" for _, o in options):
+        # z[s,d] = 1 when domain d holds on-demand nodes of s: n <= M z per on-demand option
+        members: dict[str, list[int]] = {}
+        for i, o in options:
+            if o.pricing != "on-demand":
+                continue
+            d = o.domain(level)
+            if d not in members:
+                members[d] = [m.add_col(f"z[{svc.name},{d}]", 0, 1, integer=True)]
+            m.add_row("survivability", {m.n[i]: 1.0, members[d][0]: -float(bounds[i])}, upper=0.0)
+    elif level == "region":
         members = {r: [m.y[(s, r)]] for r in domains}
     else:
         for (s2, r), ycol in m.y.items():
@@ -285,14 +357,16 @@ def _domain_count_cuts(m: Model, s: int, total: int, domains: list[str]) -> None
             # use[s,c] >= y[s,r]: the cloud counts as used when any of its regions is
             m.add_row("survivability", {ycol: 1.0, m.use[(s, cloud)]: -1.0}, upper=0.0)
         members = {c: [m.use[(s, c)]] for c in domains}
-    count = m.add_col(f"K[{svc.name}]", 2, len(domains))
+    if len(members) < 2:
+        return
+    count = m.add_col(f"K[{svc.name}]", 2, len(members))
     m.add_row(
         "survivability",
         {count: 1.0, **{c: -1.0 for cols in members.values() for c in cols}},
         0.0,
         0.0,
     )
-    for k in range(2, len(domains) + 1):
+    for k in range(2, len(members) + 1):
         # tangent of D + D/(K-1) at K = k
         value = demand + demand / (k - 1)
         slope = -demand / (k - 1) ** 2

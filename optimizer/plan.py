@@ -148,16 +148,37 @@ class Cost:
 
 
 @dataclass(frozen=True)
+class ServiceSurvivability:
+    """One service after the loss of its worst failure domain, measured by re-routing."""
+
+    worst_domain: str | None  # least demand served; ties: least headroom, then name
+    served_fraction: float  # of the service's demand, within the failover SLO
+    worst_failover_rtt_ms: float | None  # the RTT limit the worst-placed loss needs
+    failover_slo_ms: float
+
+    def to_json(self) -> dict[str, Any]:
+        rtt = self.worst_failover_rtt_ms
+        return {
+            "worstDomain": self.worst_domain,
+            "servedFraction": fine(self.served_fraction),
+            "worstFailoverRttMs": None if rtt is None else round(rtt, 1),
+            "failoverSloMs": round(self.failover_slo_ms, 1),
+        }
+
+
+@dataclass(frozen=True)
 class Survivability:
     survive: str
     worst_case_served_fraction: float
     worst_case_domain: str | None
+    services: dict[str, ServiceSurvivability]
 
     def to_json(self) -> dict[str, Any]:
         return {
             "survive": self.survive,
             "worstCaseServedFraction": fine(self.worst_case_served_fraction),
             "worstCaseDomain": self.worst_case_domain,
+            "services": {k: v.to_json() for k, v in sorted(self.services.items())},
         }
 
 

@@ -37,10 +37,19 @@ class Service:
     model_size_gb: float = 0.0
     port: int = 8000
     allowed_regions: tuple[str, ...] = ()
+    # RTT limit for routing after a failure (survive: region/cloud); None = latency_slo_ms
+    failover_latency_slo_ms: float | None = None
 
     @property
     def total_demand(self) -> float:
         return sum(self.demand_rps.values())
+
+    @property
+    def failover_slo_ms(self) -> float:
+        """The RTT limit re-routed demand must meet after losing a failure domain."""
+        if self.failover_latency_slo_ms is None:
+            return self.latency_slo_ms
+        return self.failover_latency_slo_ms
 
     def gpus_per_replica(self, accelerator: str) -> int:
         """Smallest power of two whose GPUs hold `replica_gpu_memory_gb` (design 3)."""
@@ -186,6 +195,7 @@ SERVICE_KEYS = (
     "throughputRps",
     "demandRps",
     "latencySloMs",
+    "failoverLatencySloMs",
     "minReplicas",
     "modelSizeGb",
     "port",
@@ -292,6 +302,22 @@ def _parse_service(raw, key, errors, catalog: Catalog, clouds) -> Service | None
         lo_open=True,
         allowed="milliseconds > 0",
     )
+    failover = raw.get("failoverLatencySloMs")
+    if failover is not None:
+        failover = _num(
+            failover,
+            f"{key}.failoverLatencySloMs",
+            errors,
+            lo=0,
+            lo_open=True,
+            allowed="milliseconds >= the service's latencySloMs",
+        )
+        if failover is not None and slo is not None and failover < slo:
+            errors.add(
+                f"{key}.failoverLatencySloMs",
+                f"{failover:g} is below latencySloMs ({slo:g}); "
+                "allowed: milliseconds >= the service's latencySloMs",
+            )
     min_rep = _num(
         raw.get("minReplicas", 1),
         f"{key}.minReplicas",
@@ -315,7 +341,7 @@ def _parse_service(raw, key, errors, catalog: Catalog, clouds) -> Service | None
     )
     if len(errors.problems) != n_before:
         return None
-    svc = Service(name, image, mem, thr, demand, slo, min_rep, size, port, allowed)  # type: ignore[arg-type]
+    svc = Service(name, image, mem, thr, demand, slo, min_rep, size, port, allowed, failover)  # type: ignore[arg-type]
     # Fit: some node of a listed accelerator must hold one replica.
     fits = [
         acc

@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from . import failover
 from . import replication as repl
 from .candidates import Candidates, enumerate_candidates, restrict, structural_bounds
 from .catalog import Catalog
@@ -34,7 +35,6 @@ from .model import (
     cluster_fee,
     monthly,
     replication_volume,
-    survival_weight,
 )
 from .plan import (
     Assignment,
@@ -43,6 +43,7 @@ from .plan import (
     NodePool,
     Plan,
     ReplicationTarget,
+    ServiceSurvivability,
     SolverInfo,
     StabilityInfo,
     Survivability,
@@ -146,9 +147,11 @@ def optimise(
     """Run the MILP; raises `Infeasible` (without diagnosis) when no plan exists."""
     pl = scenario.placement
     cands = enumerate_candidates(scenario, catalog, relaxed, keep_set(scenario, incumbent))
+    # The safety net bounds the whole search (screening, start, descent, MILP) from here.
+    deadline = Solver.clock() + pl.solver_time_limit_seconds
     full_bound = None
     if len(cands.options) > SCREEN_ABOVE_OPTIONS:
-        cands, full_bound = _screen(cands, incumbent)
+        cands, full_bound = _screen(cands, incumbent, deadline)
     inc, inc_usable = _incumbent(cands, incumbent)
     # Against an incumbent, migration can make keeping nodes cheaper than removing them, so
     # no option is bounded below its pool's deployed node count.
@@ -190,11 +193,11 @@ def optimise(
             best = (second.objective, rounded, second.values)
     start = None
     if best is not None:
-        best = _descend(solver, best)
+        best = _descend(solver, best, deadline)
         floor = {i: max(best[1].get(i, 0), held.get(i, 0)) for i in set(best[1]) | set(held)}
         _tighten(solver, bounds, floor, best[0])
         start = best[2]
-    result = solver.run(start)
+    result = solver.run(start, deadline=deadline)
     if result.values is None:
         raise Infeasible(
             [Problem("placement", f"no plan meets every constraint ({result.status})")],
@@ -223,7 +226,7 @@ def optimise(
     )
 
 
-def _screen(cands: Candidates, incumbent: dict | None) -> tuple[Candidates, float]:
+def _screen(cands: Candidates, incumbent: dict | None, deadline: float) -> tuple[Candidates, float]:
     """LP-guided restriction for very large scenarios.
 
     Solves the LP relaxation of the full model (its optimum is a proven lower bound for every
@@ -236,7 +239,7 @@ def _screen(cands: Candidates, incumbent: dict | None) -> tuple[Candidates, floa
         full, gap=1.0, node_limit=1, time_limit=cands.scenario.placement.solver_time_limit_seconds
     )
     solver.h.setOptionValue("solve_relaxation", True)
-    lp = solver.run()
+    lp = solver.run(deadline=deadline)
     if lp.values is None:
         raise Infeasible(
             [Problem("placement", "no plan meets every constraint (LP relaxation)")], "infeasible"
@@ -279,7 +282,7 @@ def _lp_rounding(solver: Solver) -> dict[int, int] | None:
     return nodes
 
 
-def _descend(solver: Solver, best):
+def _descend(solver: Solver, best, deadline: float = math.inf):
     """Local search on a start: drop single nodes, dearest first, while it stays feasible
     and gets cheaper. Each step is one completion solve with the nodes fixed; at most
     DESCENT_STEPS of them, so the work is bounded and the same on every machine."""
@@ -292,6 +295,9 @@ def _descend(solver: Solver, best):
         for i in sorted(nodes, key=lambda i: (-options[i].price_hr, i)):
             if nodes.get(i, 0) == 0 or steps >= DESCENT_STEPS:
                 continue
+            if solver.clock() > deadline:
+                # past the safety net: the MILP after this stops at once and says time-limit
+                return objective, nodes, values
             steps += 1
             trial = dict(nodes)
             trial[i] -= 1
@@ -459,28 +465,29 @@ def _normalise(weights: dict[str, float], total: float) -> dict[str, float]:
 
 
 def survivability(out: Outcome) -> Survivability:
-    """Worst served fraction after losing one failure domain, from the plan's nodes."""
+    """Per service, the worst loss of one failure domain measured by re-routing (max-flow
+    within the failover SLO, spot at spotSurvivalFactor); overall, the worst service."""
     cands = out.cands
     sc = cands.scenario
-    level = "cloud" if sc.placement.survive == "cloud" else "region"
-    sigma = sc.placement.spot_survival_factor
-    domains = sorted({cands.options[i].domain(level) for i in out.nodes})
-    # The domain whose loss leaves the least capacity relative to demand is reported even
-    # when the plan survives it (then the fraction is 1.0): it is where headroom is thinnest.
-    worst_ratio, worst_domain = float("inf"), None
-    for s, svc in enumerate(sc.services):
-        for d in domains:
-            left = sum(
-                count * o.capacity_rps * survival_weight(o.pricing, sigma)
-                for i, count in out.nodes.items()
-                for o in [cands.options[i]]
-                if o.service == s and o.domain(level) != d
+    per_service = failover.report(cands, out.nodes)
+    worst_name = min(
+        sorted(per_service), key=lambda name: per_service[name].served_fraction, default=None
+    )
+    worst = per_service[worst_name] if worst_name is not None else None
+    return Survivability(
+        sc.placement.survive,
+        worst.served_fraction if worst else 0.0,
+        worst.worst_domain if worst else None,
+        {
+            name: ServiceSurvivability(
+                r.worst_domain,
+                r.served_fraction,
+                r.worst_failover_rtt_ms,
+                sc.services[[v.name for v in sc.services].index(name)].failover_slo_ms,
             )
-            ratio = left / svc.total_demand
-            if ratio < worst_ratio - 1e-12:
-                worst_ratio, worst_domain = ratio, d
-    worst = min(1.0, worst_ratio)
-    return Survivability(sc.placement.survive, worst, worst_domain)
+            for name, r in per_service.items()
+        },
+    )
 
 
 def solve(

@@ -210,6 +210,21 @@ CASES = [
         ">= 1",
     ),
     case(
+        "failoverLatencySlo-below-latencySlo",
+        edited(svc("failoverLatencySloMs", 30)),
+        "services[0].failoverLatencySloMs",
+        "30",
+        "below latencySloMs (40)",
+        ">= the service's latencySloMs",
+    ),
+    case(
+        "failoverLatencySlo-not-a-number",
+        edited(svc("failoverLatencySloMs", "fast")),
+        "services[0].failoverLatencySloMs",
+        "'fast'",
+        "milliseconds",
+    ),
+    case(
         "latencySlo-not-finite",
         edited(svc("latencySloMs", float("nan"))),
         "services[0].latencySloMs",

@@ -7,7 +7,11 @@ import copy
 import pytest
 
 from optimizer import catalog as catalog_mod
-from optimizer.explain import price_of_guarantees, rejected_alternatives
+from optimizer.explain import (
+    failover_only_capacity,
+    price_of_guarantees,
+    rejected_alternatives,
+)
 from optimizer.scenario import parse
 from optimizer.solve import solve
 
@@ -88,3 +92,28 @@ def test_price_reason_compares_on_demand_with_on_demand(cat):
     quoted = float(re.search(r"pool for it costs ([\d,.]+)", text).group(1).replace(",", ""))
     on_demand = min(p.hourly_usd * 730 / 60 for p in pools if p.pricing == "on-demand")
     assert quoted == pytest.approx(on_demand, abs=0.01)
+
+
+def test_explain_names_capacity_placed_for_failover_only(cat):
+    """One region within the latency SLO of the geo, a wider failover SLO: surviving its
+    loss needs capacity that serves no one normally, and explain says which."""
+    from independent import read_measured, read_regions, round_trip_ms
+
+    regions, measured = read_regions(cat.path), read_measured(cat.path)
+    rtts = sorted((round_trip_ms("nordics", r, regions, measured), r) for r in regions)
+    if rtts[1][0] - rtts[0][0] <= 1.0:
+        pytest.skip("the catalog has two regions equally near the nordics")
+    raw = copy.deepcopy(BASE)
+    svc = raw["services"][0]
+    svc["demandRps"] = {"nordics": 50}
+    svc["latencySloMs"] = round(rtts[0][0] + 0.5, 1)
+    svc["failoverLatencySloMs"] = round(rtts[1][0] + 40, 1)
+    scenario = parse(raw, cat)
+    plan = solve(scenario, cat)
+    named = failover_only_capacity(scenario, cat, plan)["embed"]
+    outside = sorted(c.key for c in plan.clusters if c.key != rtts[0][1])
+    assert outside and [line.split("/")[0] + "/" + line.split("/")[1] for line in named] == outside
+    assert all("replicas" in line and "failover" in line for line in named)
+    raw["placement"] = {"survive": "none"}
+    scenario = parse(raw, cat)
+    assert failover_only_capacity(scenario, cat, solve(scenario, cat)) == {}

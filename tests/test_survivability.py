@@ -1,85 +1,66 @@
-"""Survivability (design 6.3) checked from the plan JSON alone.
+"""Survivability as users read it, checked by re-routing from the plan JSON alone.
 
-`servable_after_loss` recomputes, from the plan's node pools only (replicas per service x
-the service's throughputRps for the pool's accelerator, spot pools weighted by
-spotSurvivalFactor), the capacity each service keeps after losing each failure domain
-(a region, or a whole cloud for `survive: cloud`). It uses neither the optimizer's model nor
-its survivability report, which is then compared with it.
+`independent.served_after_loss` recomputes, for every service and every lost failure domain
+(a region, or a cloud for `survive: cloud`), the rps a max-flow can route from each geo's
+demand to the capacity left, only along routes within the service's failover SLO
+(`failoverLatencySloMs`, default `latencySloMs`), spot counted at spotSurvivalFactor. It
+uses none of `optimizer/`: its own RTTs from regions.csv, its own max-flow. Every plan the
+optimizer returns for survive: region/cloud must leave no shortfall: the bench scenarios, the
+shipped stacks' locks, hand-made scenarios here and the generated ones of test_exactness.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+import json
 from pathlib import Path
 
 import pytest
 import yaml
-from independent import cloud_with_spot, gpus_per_replica
+from independent import (
+    cloud_with_spot,
+    gpus_per_replica,
+    served_after_loss,
+    shortfalls,
+    unservable_pools,
+)
 
 from optimizer import catalog as catalog_mod
-from optimizer.scenario import Scenario, parse
-from optimizer.solve import solve
+from optimizer.scenario import parse
+from optimizer.solve import Infeasible, solve
 
-BENCH = Path(__file__).resolve().parent.parent / "bench" / "scenarios"
-
-
-def domain_of(cluster: dict, level: str) -> str:
-    return cluster["cloud"] if level == "cloud" else f"{cluster['cloud']}/{cluster['region']}"
-
-
-def servable_after_loss(plan_json: dict, scenario: Scenario) -> dict[str, dict[str, float]]:
-    """service -> failure domain -> rps its remaining capacity can serve after that loss.
-
-    Domains are the plan's regions (or clouds for `survive: cloud`); `survive: none` is
-    judged per region. On-demand capacity counts fully, spot at spotSurvivalFactor.
-    """
-    level = "cloud" if scenario.placement.survive == "cloud" else "region"
-    sigma = scenario.placement.spot_survival_factor
-    services = {s.name: s for s in scenario.services}
-    inside: dict[str, dict[str, float]] = {name: {} for name in services}
-    domains: set[str] = set()
-    for cluster in plan_json["clusters"]:
-        domain = domain_of(cluster, level)
-        domains.add(domain)
-        for pool in cluster["nodePools"]:
-            weight = 1.0 if pool["pricing"] == "on-demand" else sigma
-            for name, replicas in pool["replicas"].items():
-                rps = replicas * services[name].throughput_rps[pool["accelerator"]] * weight
-                inside[name][domain] = inside[name].get(domain, 0.0) + rps
-    out = {}
-    for name, by_domain in inside.items():
-        total = sum(by_domain.values())
-        out[name] = {d: total - by_domain.get(d, 0.0) for d in sorted(domains)}
-    return out
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench" / "scenarios"
+STACKS = ROOT / "stacks"
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "survival"
+CATALOG = catalog_mod.DEFAULT_PATH
 
 
-def worst_fraction(plan_json: dict, scenario: Scenario) -> tuple[float, set[str]]:
-    """The smallest served share of any service's demand after one loss, and where."""
-    left = servable_after_loss(plan_json, scenario)
-    worst, where = 1.0, set()
-    for svc in scenario.services:
-        for domain, rps in left[svc.name].items():
-            frac = min(1.0, rps / svc.total_demand)
-            if frac < worst - 1e-9:
-                worst, where = frac, {domain}
-            elif abs(frac - worst) <= 1e-9 and frac < 1.0:
-                where.add(domain)
-    return worst, where
+def stack_raw(stack: str) -> dict:
+    """A stack's services/placement/replication/clouds, as the scenario file would hold them."""
+    config = yaml.safe_load((STACKS / f"Pulumi.{stack}.yaml").read_text())["config"]
+    keys = ("services", "placement", "replication", "clouds")
+    return {k: config[f"tricloud:{k}"] for k in keys if f"tricloud:{k}" in config}
 
 
-def check_replicas_fit(plan_json: dict, scenario: Scenario) -> None:
+def check_replicas_fit(plan_json: dict, raw: dict) -> None:
     """The replicas the checker counts must really fit on the pool's GPUs."""
-    services = {s.name: s for s in scenario.services}
+    services = {s["name"]: s for s in raw["services"]}
     for cluster in plan_json["clusters"]:
         for pool in cluster["nodePools"]:
             acc = pool["accelerator"]
             gpus = sum(
-                r * gpus_per_replica(services[name].replica_gpu_memory_gb, acc)
+                r * gpus_per_replica(services[name]["replicaGpuMemoryGb"], acc)
                 for name, r in pool["replicas"].items()
             )
             assert gpus <= pool["nodes"] * pool["acceleratorCount"], (cluster["region"], pool)
             for name in pool["replicas"]:
-                assert acc in services[name].throughput_rps, (name, pool)
+                assert acc in services[name]["throughputRps"], (name, pool)
+
+
+def assert_survives(plan: dict, raw: dict) -> None:
+    check_replicas_fit(plan, raw)
+    assert shortfalls(plan, raw, CATALOG) == []
+    assert unservable_pools(plan, raw, CATALOG) == []
 
 
 @pytest.fixture(scope="module")
@@ -139,96 +120,206 @@ def two_services_region() -> dict:
     }
 
 
+def bench(name: str) -> dict:
+    return yaml.safe_load((BENCH / f"{name}.yaml").read_text())
+
+
 SCENARIOS = {
     "small-survive-region": small_region,
     "two-services-survive-region": two_services_region,
     "survive-cloud-spot-half-trusted": cloud_with_spot,
+    "bench-reference": lambda: bench("reference"),
 }
 
 
 @pytest.fixture(scope="module")
 def solved(cat):
-    cache: dict[str, tuple[Scenario, dict]] = {}
+    cache: dict[str, tuple[dict, dict]] = {}
 
-    def get(name: str) -> tuple[Scenario, dict]:
+    def get(name: str) -> tuple[dict, dict]:
         if name not in cache:
-            scenario = parse(SCENARIOS[name](), cat)
-            cache[name] = (scenario, solve(scenario, cat).to_json())
+            raw = SCENARIOS[name]()
+            cache[name] = (raw, solve(parse(raw, cat), cat).to_json())
         return cache[name]
 
     return get
 
 
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
-def test_every_service_survives_the_loss_of_any_domain(solved, name):
-    scenario, plan = solved(name)
-    check_replicas_fit(plan, scenario)
-    level = scenario.placement.survive
-    domains = {domain_of(c, level) for c in plan["clusters"]}
+def test_every_geo_is_rerouted_within_the_failover_slo_after_any_loss(solved, name):
+    raw, plan = solved(name)
+    level = raw["placement"]["survive"]
+    domains = {c["cloud"] if level == "cloud" else c["region"] for c in plan["clusters"]}
     assert len(domains) >= 2, f"one {level} only: losing it leaves nothing ({domains})"
-    left = servable_after_loss(plan, scenario)
-    for svc in scenario.services:
-        for domain, rps in left[svc.name].items():
-            assert rps >= svc.total_demand - 1e-6, (
-                f"{svc.name}: after losing {domain} only {rps:.1f} of "
-                f"{svc.total_demand:.1f} rps remain"
-            )
+    assert_survives(plan, raw)
 
 
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
-def test_reported_worst_case_matches_the_independent_check(solved, name):
-    scenario, plan = solved(name)
+def test_reported_survivability_matches_the_independent_check(solved, name):
+    raw, plan = solved(name)
     report = plan["survivability"]
-    assert report["survive"] == scenario.placement.survive
-    worst, _ = worst_fraction(plan, scenario)
-    assert worst == pytest.approx(1.0)
-    assert report["worstCaseServedFraction"] == pytest.approx(worst, abs=1e-6)
-    # Even when every loss is survived, the domain with the thinnest headroom is named
-    # (design 7 shows a domain beside 1.0): the least capacity left relative to demand.
-    left = servable_after_loss(plan, scenario)
-    ratios = {
-        (svc.name, domain): rps / svc.total_demand
-        for svc in scenario.services
-        for domain, rps in left[svc.name].items()
+    assert report["survive"] == raw["placement"]["survive"]
+    served = served_after_loss(plan, raw, CATALOG)
+    for svc in raw["services"]:
+        mine = report["services"][svc["name"]]
+        total = sum(svc["demandRps"].values())
+        fractions = {d: min(1.0, rps / total) for d, rps in served[svc["name"]].items()}
+        assert mine["servedFraction"] == pytest.approx(min(fractions.values()), abs=1e-6)
+        assert fractions[mine["worstDomain"]] == pytest.approx(mine["servedFraction"], abs=1e-6)
+        slo = svc.get("failoverLatencySloMs", svc["latencySloMs"])
+        assert mine["failoverSloMs"] == slo
+        assert mine["worstFailoverRttMs"] <= slo + 0.05
+    worst = min(report["services"].values(), key=lambda v: v["servedFraction"])
+    assert report["worstCaseServedFraction"] == worst["servedFraction"]
+
+
+def test_bench_large_survives(cat, tmp_path):
+    """The large bench scenario (synthetic catalog with every region copied 10 times) too."""
+    pytest.importorskip("bench.synthetic")
+    from bench import synthetic
+
+    folder = synthetic.write(tmp_path / "large", 10)
+    large = catalog_mod.load(folder)
+    raw = bench("large")
+    plan = solve(parse(raw, large), large).to_json()
+    check_replicas_fit(plan, raw)
+    assert shortfalls(plan, raw, folder) == []
+    assert unservable_pools(plan, raw, folder) == []
+
+
+test_bench_large_survives = pytest.mark.slow(test_bench_large_survives)
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+def test_shipped_locks_survive_by_rerouting(stack):
+    """What is deployed is the lock: every stack that asks for survival survives by
+    re-routing, and no stack holds replicas where they can serve no one."""
+    raw = stack_raw(stack)
+    plan = json.loads((STACKS / f"placement.{stack}.json").read_text())
+    check_replicas_fit(plan, raw)
+    if raw["placement"].get("survive", "none") != "none":
+        assert shortfalls(plan, raw, CATALOG) == []
+    assert unservable_pools(plan, raw, CATALOG) == []
+
+
+def test_checker_finds_the_shortfalls_of_the_old_prod_plan():
+    """The prod lock planned before survivability meant re-routing (kept as a fixture):
+    capacity outside each region covered the demand, but not within the SLO. Losing
+    aws/us-east-1 left chat-70b 240 of 320 rps within 120 ms; embed fell 40-60 rps short
+    after losing any of five regions."""
+    plan = json.loads((FIXTURES / "prod-before-rerouting.json").read_text())
+    raw = stack_raw("prod")
+    for svc in raw["services"]:
+        svc.pop("failoverLatencySloMs", None)  # the stack as it read then: the normal SLOs
+    found = {(s["service"], s["lost"]): s["served"] for s in shortfalls(plan, raw, CATALOG)}
+    assert found == {
+        ("chat-70b", "aws/us-east-1"): pytest.approx(240.0),
+        ("chat-70b", "gcp/us-central1"): pytest.approx(240.0),
+        ("embed", "aws/eu-west-1"): pytest.approx(420.0),
+        ("embed", "aws/us-east-1"): pytest.approx(410.0),
+        ("embed", "gcp/asia-northeast1"): pytest.approx(400.0),
+        ("embed", "gcp/europe-west4"): pytest.approx(410.0),
+        ("embed", "gcp/us-central1"): pytest.approx(410.0),
     }
-    thinnest = min(ratios.values())
-    assert any(
-        domain == report["worstCaseDomain"] and ratio == pytest.approx(thinnest, rel=1e-9)
-        for (_, domain), ratio in ratios.items()
-    ), (report["worstCaseDomain"], ratios)
 
 
 def test_spot_counts_at_the_survival_factor(solved):
     """The spot scenario really leans on spot, and only its trusted half is counted."""
-    scenario, plan = solved("survive-cloud-spot-half-trusted")
+    raw, plan = solved("survive-cloud-spot-half-trusted")
     spot_pools = [p for c in plan["clusters"] for p in c["nodePools"] if p["pricing"] == "spot"]
     assert spot_pools, "the scenario should exercise spot capacity under survive: cloud"
-    # Counting spot at full weight must leave strictly more than the factor-weighted check:
-    # otherwise the weighting would not be exercised at all.
-    full = replace(scenario, placement=replace(scenario.placement, spot_survival_factor=1.0))
-    weighted = servable_after_loss(plan, scenario)["chat"]
-    unweighted = servable_after_loss(plan, full)["chat"]
-    assert any(unweighted[d] > weighted[d] + 1e-6 for d in weighted)
-    assert min(weighted.values()) >= scenario.services[0].total_demand - 1e-6
+    full = {**raw, "placement": {**raw["placement"], "spotSurvivalFactor": 1.0}}
+    weighted = served_after_loss(plan, raw, CATALOG)["chat"]
+    unweighted = served_after_loss(plan, full, CATALOG)["chat"]
+    assert all(unweighted[d] >= weighted[d] - 1e-9 for d in weighted)
+    assert any(unweighted[d] > weighted[d] + 1e-6 for d in weighted) or all(
+        w >= 300 - 1e-6 for w in weighted.values()
+    )
+    assert shortfalls(plan, raw, CATALOG) == []
 
 
-def test_reported_fraction_when_nothing_is_required(cat):
-    """survive: none (small.yaml as shipped): the report still states the worst loss, per
-    region, and it must agree with the independent count (0 for a single-region plan)."""
-    raw = yaml.safe_load((BENCH / "small.yaml").read_text())
-    scenario = parse(raw, cat)
-    plan = solve(scenario, cat).to_json()
-    worst, where = worst_fraction(plan, scenario)
-    report = plan["survivability"]
-    assert report["survive"] == "none"
-    assert report["worstCaseServedFraction"] == pytest.approx(worst, abs=1e-6)
-    if worst < 1.0:
-        assert report["worstCaseDomain"] in where
+def nordics(**service) -> dict:
+    """One service, demand in the nordics only, 80 ms SLO, three replicas at least."""
+    return {
+        "services": [
+            {
+                "name": "nordic",
+                "image": "example/nordic:1",
+                "replicaGpuMemoryGb": 16,
+                "throughputRps": {"L4": 60, "T4": 25},
+                "demandRps": {"nordics": 50},
+                "latencySloMs": 80,
+                "minReplicas": 3,
+                **service,
+            }
+        ],
+        "placement": {"survive": "none"},
+    }
+
+
+def test_min_replicas_are_replicas_that_can_serve(cat):
+    """The plan used to put two of its three replicas in gcp/us-east4, which no nordic user
+    reaches within 80 ms: cheaper, and useless. Every replica now sits within the SLO."""
+    raw = nordics()
+    plan = solve(parse(raw, cat), cat).to_json()
+    replicas = sum(p["replicas"]["nordic"] for c in plan["clusters"] for p in c["nodePools"])
+    assert replicas >= 3
+    assert unservable_pools(plan, raw, CATALOG) == []
+    in_plan = {c["cloud"] + "/" + c["region"] for c in plan["clusters"]}
+    assert in_plan <= served_regions(raw["services"][0], 80)
+
+
+def served_regions(svc: dict, slo: float) -> set[str]:
+    from independent import read_measured, read_regions, round_trip_ms
+
+    regions, measured = read_regions(CATALOG), read_measured(CATALOG)
+    return {
+        r
+        for r in regions
+        if any(round_trip_ms(g, r, regions, measured) <= slo for g in svc["demandRps"])
+    }
+
+
+def lonely_geo() -> tuple[str, float, float]:
+    """A geo with one region clearly nearest (from the catalog, so it holds as it grows):
+    (geo, RTT to the nearest, RTT to the second nearest)."""
+    from independent import read_measured, read_regions, round_trip_ms
+
+    regions, measured = read_regions(CATALOG), read_measured(CATALOG)
+    for geo in ("nordics", "uk", "eu-central", "us-west", "us-central"):
+        rtts = sorted(round_trip_ms(geo, r, regions, measured) for r in regions)
+        if rtts[1] - rtts[0] > 1.0:
+            return geo, rtts[0], rtts[1]
+    pytest.skip("no geo with a single nearest region in this catalog")
+
+
+def test_failover_slo_widens_where_demand_may_go_after_a_loss(cat):
+    """Survival within the normal SLO can be impossible (one region in reach of the geo);
+    failoverLatencySloMs says how far re-routed demand may go, and the plan keeps to it."""
+    geo, nearest, second = lonely_geo()
+    slo = round(nearest + 0.5, 1)
+    base = nordics(latencySloMs=slo, minReplicas=1, demandRps={geo: 50})
+    tight = {**base, "placement": {"survive": "region"}}
+    near = served_regions(tight["services"][0], slo)
+    assert len(near) == 1, near
+    with pytest.raises(Infeasible):
+        solve(parse(tight, cat), cat, diagnose=False)
+    failover = round(second + 40, 1)
+    wide = {**tight, "services": [{**tight["services"][0], "failoverLatencySloMs": failover}]}
+    plan = solve(parse(wide, cat), cat).to_json()
+    assert_survives(plan, wide)
+    report = plan["survivability"]["services"]["nordic"]
+    assert report["servedFraction"] == 1.0
+    assert slo < report["worstFailoverRttMs"] <= failover
+    # capacity outside the near region serves only after a loss: failover only
+    outside = {f"{c['cloud']}/{c['region']}" for c in plan["clusters"]} - near
+    assert outside
+    assert set(plan["routing"]["nordic"]) == near
 
 
 def test_checker_on_a_hand_made_plan(cat):
     """The checker itself, on numbers worked out by hand (so it can fail, and be trusted)."""
-    scenario = parse(cloud_with_spot(), cat)  # L4 60 rps/replica, spot at 0.5, 300 rps
+    raw = cloud_with_spot()  # L4 60 rps/replica, spot at 0.5, 200 us-east + 100 us-central
 
     def pool(pricing: str, nodes: int) -> dict:
         return {
@@ -246,6 +337,13 @@ def test_checker_on_a_hand_made_plan(cat):
             {"cloud": "gcp", "region": "us-east4", "nodePools": [pool("spot", 4)]},
         ]
     }
-    # aws holds 3 x 60 = 180 rps, gcp 4 x 60 x 0.5 = 120 rps
-    assert servable_after_loss(plan, scenario) == {"chat": {"aws": 120.0, "gcp": 180.0}}
-    assert worst_fraction(plan, scenario) == (pytest.approx(0.4), {"aws"})
+    # aws holds 3 x 60 = 180 rps, gcp 4 x 60 x 0.5 = 120 rps; both within 60 ms of both geos
+    assert served_after_loss(plan, raw, CATALOG) == {
+        "chat": {"aws": pytest.approx(120.0), "gcp": pytest.approx(180.0)}
+    }
+    # with a 10 ms failover SLO us-central (Chicago) reaches neither region
+    tight = {**raw, "services": [{**raw["services"][0], "failoverLatencySloMs": 10}]}
+    assert served_after_loss(plan, tight, CATALOG)["chat"]["gcp"] == pytest.approx(180.0)
+    assert served_after_loss(plan, tight, CATALOG)["chat"]["aws"] == pytest.approx(120.0)
+    tighter = {**raw, "services": [{**raw["services"][0], "failoverLatencySloMs": 8}]}
+    assert served_after_loss(plan, tighter, CATALOG)["chat"]["gcp"] == pytest.approx(0.0)
