@@ -1,7 +1,7 @@
 """The price and region snapshot: load, validate, and look up.
 
-`load(path)` reads the four CSV files of a catalog folder (design section 4), checks
-every row and raises one `InputError` listing every problem as `file:row: reason`.
+`load(path)` reads the CSV files of a catalog folder (see `data/README.md`), checks every
+row and raises one `InputError` listing every problem as `file:row: reason`.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import csv
 import hashlib
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .errors import Collector
@@ -56,6 +56,11 @@ REGIONS_COLUMNS = ["cloud", "region", "city", "country", "continent", "latitude"
 EGRESS_COLUMNS = ["cloud", "kind", "usd_per_gb"]
 CLUSTERS_COLUMNS = ["cloud", "control_plane_usd_hr", "system_pool_usd_hr", "load_balancer_usd_hr"]
 LATENCY_COLUMNS = ["geo", "cloud", "region", "rtt_ms"]
+ZONES_COLUMNS = ["cloud", "region", "instance_type", "zones"]
+# zones.csv values: an Azure size offered in its region but in no availability zone, and zones
+# not known (no source lists them); either way the node pool takes no zones.
+NO_ZONES = "-"
+UNKNOWN_ZONES = "?"
 
 _SNAPSHOT_RE = re.compile(r"^Snapshot date:\s*(\d{4}-\d{2}-\d{2})", re.MULTILINE)
 
@@ -87,6 +92,12 @@ class Offering:
     memory_gb: float
     price_on_demand: float
     price_spot: float | None  # None: spot not offered
+    # Zones of the region that offer the type, sorted, as the cloud's API takes them: AWS AZ
+    # IDs (use1-az1, the same zone in every account), GCP zone names (us-central1-a), Azure
+    # zone numbers (1 2 3). Empty: an Azure size in no zone, or zones not known.
+    zones: tuple[str, ...] = ()
+    # False when the catalog does not know the zones (Azure "?", or no zones.csv at all).
+    zones_known: bool = False
 
     @property
     def region_key(self) -> str:
@@ -203,10 +214,13 @@ def load(path: str | Path | None = None) -> Catalog:
 
     offerings: list[Offering] = []
     seen: set[tuple[str, str, str]] = set()
+    offering_lines: dict[tuple[str, str, str], int] = {}
+    n_before_offerings = len(errors.problems)
     for row_no, row in _read_csv(root / "offerings.csv", OFFERINGS_COLUMNS, errors):
         where = f"offerings.csv:{row_no}"
         n_before = len(errors.problems)
         key = (row["cloud"], row["region"], row["instance_type"])
+        offering_lines.setdefault(key, row_no)
         if row["cloud"] not in CLOUDS:
             errors.add(where, f"unknown cloud {row['cloud']!r}; known: {', '.join(CLOUDS)}")
         elif (
@@ -248,6 +262,10 @@ def load(path: str | Path | None = None) -> Catalog:
                     spot,
                 )
             )
+
+    # zones.csv is matched against offerings.csv only when that file is clean: a broken row
+    # would otherwise be reported a second time as a zones row without an offering.
+    offerings_clean = len(errors.problems) == n_before_offerings
 
     egress: dict[tuple[str, str], float] = {}
     for row_no, row in _read_csv(root / "egress.csv", EGRESS_COLUMNS, errors):
@@ -301,6 +319,11 @@ def load(path: str | Path | None = None) -> Catalog:
                 if rtt is not None:
                     latency[(row["geo"], key)] = rtt
 
+    if (root / "zones.csv").exists():
+        offerings = _with_zones(
+            root / "zones.csv", offerings, seen, offering_lines, errors, match=offerings_clean
+        )
+
     errors.raise_if_any(f"invalid catalog {root}")
 
     digest = hashlib.sha256()
@@ -320,6 +343,104 @@ def load(path: str | Path | None = None) -> Catalog:
         clusters=clusters,
         latency=latency,
     )
+
+
+# AWS AZ IDs (use1-az1) are the same physical zone in every account; AZ names (us-east-1a)
+# are mapped per account in the older regions, so a shared catalog cannot carry them.
+_AWS_DIRECTIONS = {
+    "east": "e", "west": "w", "north": "n", "south": "s", "central": "c",
+    "northeast": "ne", "southeast": "se", "northwest": "nw", "southwest": "sw", "gov": "g",
+}  # fmt: skip
+
+
+def aws_zone_id_prefix(region: str) -> str | None:
+    """`use1` for us-east-1, `apne1` for ap-northeast-1; None if the name has another shape."""
+    parts = region.split("-")
+    if len(parts) < 3 or not parts[-1].isdigit():
+        return None
+    if any(p not in _AWS_DIRECTIONS for p in parts[1:-1]):
+        return None
+    return parts[0] + "".join(_AWS_DIRECTIONS[p] for p in parts[1:-1]) + parts[-1]
+
+
+def zone_problem(cloud: str, region: str, zone: str) -> str | None:
+    """Why `zone` cannot be a zone of `cloud`/`region`, or None when it can."""
+    if cloud == "aws":
+        prefix = aws_zone_id_prefix(region)
+        if prefix is None:
+            return f"cannot derive the AZ ID prefix of AWS region {region!r}"
+        ok = re.fullmatch(rf"{re.escape(prefix)}-az\d+", zone)
+        form = f"an AZ ID of {region} ({prefix}-az1; Local Zones are not zones of the region)"
+    elif cloud == "gcp":
+        ok = re.fullmatch(rf"{re.escape(region)}-[a-z]", zone)
+        form = f"{region}-<letter> ({region}-a)"
+    else:
+        ok = zone in ("1", "2", "3")
+        form = "1, 2 or 3"
+    return None if ok else f"zone {zone!r} is not a zone of {cloud}/{region}; expected {form}"
+
+
+def parse_zones(cloud: str, region: str, text: str) -> tuple[tuple[str, ...], bool, list[str]]:
+    """(zones, known, problems) of one zones.csv value."""
+    value = (text or "").strip()
+    if value == UNKNOWN_ZONES:
+        return (), False, []
+    if value == NO_ZONES:
+        wrong = f"{NO_ZONES!r} (no zones) is for Azure sizes only; list the {cloud} zones"
+        return (), True, [] if cloud == "azure" else [wrong]
+    zones = tuple(value.split())
+    if not zones:
+        hint = f", {NO_ZONES!r} for none (Azure)" if cloud == "azure" else ""
+        empty = f"zones is empty; list the zones that offer the type{hint}, or {UNKNOWN_ZONES!r}"
+        return (), True, [empty + " if not known"]
+    problems = [p for z in zones if (p := zone_problem(cloud, region, z))]
+    if len(set(zones)) != len(zones):
+        problems.append(f"zones {value!r} lists a zone twice")
+    elif list(zones) != sorted(zones):
+        problems.append(f"zones {value!r} are not sorted; write {' '.join(sorted(zones))!r}")
+    return zones, True, problems
+
+
+def _with_zones(
+    path: Path,
+    offerings: list[Offering],
+    keys: set[tuple[str, str, str]],
+    lines: dict[tuple[str, str, str], int],
+    errors: Collector,
+    match: bool = True,
+) -> list[Offering]:
+    """The offerings with their zones from zones.csv: exactly one row per offering."""
+    n_before = len(errors.problems)
+    rows = _read_csv(path, ZONES_COLUMNS, errors)
+    if len(errors.problems) > n_before:
+        return offerings  # the header is wrong: the loader has said so
+    found: dict[tuple[str, str, str], tuple[tuple[str, ...], bool]] = {}
+    for row_no, row in rows:
+        where = f"zones.csv:{row_no}"
+        key = (row["cloud"], row["region"], row["instance_type"])
+        if key in found:
+            errors.add(where, f"duplicate zones row for {'/'.join(key)}")
+            continue
+        if match and key not in keys:
+            errors.add(where, f"{'/'.join(key)} is not an offering in offerings.csv")
+            continue
+        zones, known, problems = parse_zones(row["cloud"], row["region"], row["zones"])
+        for p in problems:
+            errors.add(where, p)
+        found[key] = (zones, known)
+    for o in offerings:
+        key = (o.cloud, o.region, o.instance_type)
+        if match and key not in found:
+            errors.add(
+                "zones.csv",
+                f"no row for offering {'/'.join(key)} (offerings.csv:{lines[key]}); "
+                f"every offering needs its zones{' (or - for none)' if o.cloud == 'azure' else ''}",
+            )
+    out = []
+    for o in offerings:
+        zones, known = found.get((o.cloud, o.region, o.instance_type), ((), False))
+        out.append(replace(o, zones=zones, zones_known=known))
+    return out
 
 
 def _signed(value: str | None, where: str, errors: Collector) -> float | None:

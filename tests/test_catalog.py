@@ -1,5 +1,5 @@
-"""The catalog snapshot (design 4): the shipped files load, and every corruption of a copy is
-reported as `file:row: reason`, all of them at once, as one `InputError`."""
+"""The catalog snapshot (optimizer/data/README.md): the shipped files load, and every corruption
+of a copy is reported as `file:row: reason`, all of them at once, as one `InputError`."""
 
 from __future__ import annotations
 
@@ -73,7 +73,7 @@ def test_shipped_catalog_is_deterministic(shipped):
 
 
 def test_shipped_snapshot_is_dated(shipped):
-    """Design 4: the files are a *dated* snapshot with their sources in
+    """The files are a *dated* snapshot with their sources in
     optimizer/data/README.md, and the plan's catalog.snapshot is that date."""
     readme = DATA / "README.md"
     assert readme.exists(), "optimizer/data/README.md (sources and snapshot date) is missing"

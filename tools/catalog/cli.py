@@ -19,7 +19,7 @@ from . import refresh as refresh_mod
 from . import skypilot
 from .diff import diff
 from .http import FetchError, Http
-from .rows import copy_side_files, write_offerings
+from .rows import copy_side_files, write_offerings, write_zones
 from .validate import validate
 
 
@@ -27,7 +27,14 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m tools.catalog", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
 
-    r = sub.add_parser("refresh", help="build a catalog folder from the clouds' price APIs")
+    r = sub.add_parser(
+        "refresh",
+        help="build a catalog folder from the clouds' price APIs",
+        epilog="Zones come from each cloud's zone API when its credentials are set: "
+        "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, TRICLOUD_GCP_PROJECT/TRICLOUD_GCP_ACCESS_TOKEN "
+        "(gcloud auth print-access-token), AZURE_SUBSCRIPTION_ID/TRICLOUD_AZURE_ACCESS_TOKEN "
+        "(az account get-access-token); otherwise the base snapshot's zones are kept.",
+    )
     r.add_argument("--clouds", default="aws,azure,gcp", help="comma-separated (default: all)")
     r.add_argument(
         "--regions",
@@ -214,6 +221,7 @@ def cmd_import_skypilot(args) -> int:
         raise _problem(str(args.src), "no GPU offering in a known region could be converted")
     args.out.mkdir(parents=True, exist_ok=True)
     write_offerings(args.out / "offerings.csv", offerings)
+    write_zones(args.out / "zones.csv", offerings)
     copy_side_files(Path(base.path), args.out)
     day = datetime.now(UTC).date().isoformat()
     lines = [

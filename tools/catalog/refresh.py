@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 from optimizer import catalog as catalog_mod
 from optimizer.catalog import Offering
 
-from . import aws, azure, gcp
-from .http import Http
-from .rows import COPIED_FILES, copy_side_files, usable_spot, write_offerings
+from . import aws, azure, gcp, zones
+from .http import FetchError, Http
+from .rows import COPIED_FILES, copy_side_files, usable_spot, write_offerings, write_zones
 
 CLOUDS = ("aws", "azure", "gcp")
 URL_VARS = {
@@ -26,6 +26,8 @@ URL_VARS = {
     "aws": ("TRICLOUD_AWS_PRICING_URL", aws.DEFAULT_URL),
     "ec2": ("TRICLOUD_AWS_EC2_URL", aws.DEFAULT_EC2_URL),
     "gcp": ("TRICLOUD_GCP_BILLING_URL", gcp.DEFAULT_URL),
+    "gcp-compute": ("TRICLOUD_GCP_COMPUTE_URL", zones.DEFAULT_GCP_COMPUTE_URL),
+    "azure-arm": ("TRICLOUD_AZURE_ARM_URL", zones.DEFAULT_AZURE_ARM_URL),
 }
 
 
@@ -191,7 +193,7 @@ def refresh(
                     kept=True,
                 )
             offerings += old
-    out.offerings = offerings
+    out.offerings = _with_zones(out, base, offerings, refreshed, regions, http, env)
     return out
 
 
@@ -200,10 +202,100 @@ class EmptySource(Exception):
 
 
 def _with_spot(o: Offering, spot: float | None) -> Offering:
-    return Offering(
-        o.cloud, o.region, o.instance_type, o.accelerator, o.accelerator_count,
-        o.accelerator_memory_gb, o.vcpus, o.memory_gb, o.price_on_demand, spot,
-    )  # fmt: skip
+    return replace(o, price_spot=spot)
+
+
+def _fetch_zones(cloud, regions, types, http, env) -> tuple[zones.Zones, str] | None:
+    """Zones of `cloud` from its API, with the text for the README; None without credentials."""
+    found: zones.Zones = {}
+    if cloud == "aws":
+        creds = aws.credentials(env)
+        if creds is None:
+            return None
+        for region in regions:
+            wanted = sorted({t for (r, t) in types if r == region})
+            if wanted:
+                found.update(zones.fetch_aws(http, region, wanted, creds, url("ec2", env)))
+        return found, "EC2 DescribeInstanceTypeOfferings (LocationType availability-zone-id)"
+    if cloud == "gcp":
+        gcreds = zones.gcp_credentials(env)
+        if gcreds is None:
+            return None
+        wanted = sorted({t for (_, t) in types})
+        found = zones.fetch_gcp(http, gcreds, regions, wanted, url("gcp-compute", env))
+        return found, f"Compute Engine aggregated machineTypes/acceleratorTypes ({gcreds.source})"
+    acreds = zones.azure_credentials(env)
+    if acreds is None:
+        return None
+    for region in regions:
+        wanted = sorted({t for (r, t) in types if r == region})
+        if wanted:
+            found.update(zones.fetch_azure(http, acreds, region, wanted, url("azure-arm", env)))
+    return found, f"Azure Resource SKUs locationInfo zones ({acreds.source})"
+
+
+_ZONE_VARS = {
+    "aws": "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+    "gcp": " and ".join(zones.GCP_VARS),
+    "azure": " and ".join(zones.AZURE_VARS),
+}
+
+
+def _with_zones(out, base, offerings, refreshed, regions, http, env) -> list[Offering]:
+    """Zones for the refreshed offerings: from the cloud's API, else kept from `base`."""
+    previous = {(o.cloud, o.region, o.instance_type): o for o in base.offerings}
+    result: list[Offering] = []
+    for cloud in CLOUDS:
+        mine = [o for o in offerings if o.cloud == cloud]
+        wanted = set(regions.get(cloud, [])) if cloud in refreshed else set()
+        fresh = [o for o in mine if o.region in wanted]
+        result += [o for o in mine if o.region not in wanted]  # copied: zones already set
+        if not fresh:
+            continue
+        types = {(o.region, o.instance_type) for o in fresh}
+        try:
+            fetched = _fetch_zones(cloud, sorted(wanted), types, http, env)
+        except FetchError as e:
+            raise FetchError(f"{cloud} zones: {e}") from None
+        if fetched is None:
+            kept = unknown = 0
+            for o in fresh:
+                old = previous.get((o.cloud, o.region, o.instance_type))
+                if old is not None and old.zones_known:
+                    result.append(replace(o, zones=old.zones, zones_known=True))
+                    kept += 1
+                else:
+                    result.append(replace(o, zones=(), zones_known=False))
+                    unknown += 1
+            note(
+                out,
+                f"{cloud} zones: no credentials ({_ZONE_VARS[cloud]}) for its zone API, so the "
+                f"previous snapshot's zones are kept for {kept} of {len(fresh)} refreshed rows"
+                + (
+                    f"; {unknown} rows new to this snapshot have zones ? (not known)"
+                    if unknown
+                    else ""
+                )
+                + ".",
+                kept=True,
+            )
+            continue
+        found, text = fetched
+        dropped = [o for o in fresh if (o.region, o.instance_type) not in found]
+        result += [
+            replace(o, zones=found[(o.region, o.instance_type)], zones_known=True)
+            for o in fresh
+            if (o.region, o.instance_type) in found
+        ]
+        out.sources.append(Source(cloud, f"zones: {text}", len(fresh) - len(dropped)))
+        if dropped:
+            shown = ", ".join(f"{o.region}/{o.instance_type}" for o in dropped[:6])
+            note(
+                out,
+                f"{cloud}: {len(dropped)} priced offerings left out: the zone API lists no zone "
+                f"of the region offering the type ({shown}{', ...' if len(dropped) > 6 else ''})",
+            )
+    return result
 
 
 def write(
@@ -212,6 +304,7 @@ def write(
     out_dir.mkdir(parents=True, exist_ok=True)
     base_dir = Path(base.path)
     write_offerings(out_dir / "offerings.csv", outcome.offerings)
+    write_zones(out_dir / "zones.csv", outcome.offerings)
     copy_side_files(base_dir, out_dir)
     counts = {c: sum(o.cloud == c for o in outcome.offerings) for c in CLOUDS}
     lines = [
@@ -253,6 +346,10 @@ def write(
         "  price below on-demand (EC2 DescribeSpotPriceHistory, only with credentials).",
         "- GCP: vCPUs x core SKU + memory GiB x RAM SKU + GPUs x GPU SKU of the machine family, per",
         '  region; spot from the "Spot Preemptible" SKUs.',
+        "- Zones (`zones.csv`): AWS AZ IDs from EC2 DescribeInstanceTypeOfferings, GCP zones of",
+        "  the machine type (and, for N1, of its GPU) from Compute Engine, Azure zone numbers from",
+        "  Resource SKUs (`-`: offered in no zone); without that cloud's credentials the previous",
+        "  snapshot's zones are kept and a row new to the snapshot has `?` (not known).",
         "- Only regions in `regions.csv` appear (the loader requires it).",
         "",
     ]

@@ -7,7 +7,14 @@ import shutil
 import statistics
 from pathlib import Path
 
-from optimizer.catalog import ACCELERATOR_MEMORY_GB, OFFERINGS_COLUMNS, Offering
+from optimizer.catalog import (
+    ACCELERATOR_MEMORY_GB,
+    NO_ZONES,
+    OFFERINGS_COLUMNS,
+    UNKNOWN_ZONES,
+    ZONES_COLUMNS,
+    Offering,
+)
 
 from .families import Shape
 
@@ -62,6 +69,21 @@ def write_offerings(path: Path, offerings: list[Offering]) -> None:
         w.writerow(OFFERINGS_COLUMNS)
         for o in sorted(offerings, key=sort_key):
             w.writerow(as_row(o))
+
+
+def zones_text(o: Offering) -> str:
+    """The zones.csv value of an offering."""
+    if not o.zones_known:
+        return UNKNOWN_ZONES
+    return " ".join(sorted(o.zones)) if o.zones else NO_ZONES
+
+
+def write_zones(path: Path, offerings: list[Offering]) -> None:
+    with path.open("w", newline="") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(ZONES_COLUMNS)
+        for o in sorted(offerings, key=lambda o: (o.cloud, o.region, o.instance_type)):
+            w.writerow([o.cloud, o.region, o.instance_type, zones_text(o)])
 
 
 def copy_side_files(base: Path, out: Path) -> list[str]:

@@ -12,7 +12,9 @@ Rules (as the shipped snapshot was derived, see `optimizer/data/README.md`):
   spot only from zones where it is below on-demand; Azure: spot empty where not below on-demand;
 - GCP: zone price = host row + the GPU row of the same zone for the family's accelerator and
   count (A2, A3, G2 bundle their GPUs; N1 shapes as in tricloud's table); region = median;
-- only regions in the base snapshot's `regions.csv` (the loader requires it).
+- only regions in the base snapshot's `regions.csv` (the loader requires it);
+- zones: the AvailabilityZone values of the rows kept (AWS AZ IDs without Local Zones, GCP
+  zones where host and GPU rows both exist); Azure's file has no zone column: `?`.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from optimizer.catalog import ACCELERATOR_MEMORY_GB, Offering
+from optimizer.catalog import ACCELERATOR_MEMORY_GB, Offering, zone_problem
 from optimizer.errors import Collector
 
 from .families import KNOWN, family_gpus
@@ -177,6 +179,9 @@ def convert(cloud: str, rows: list[tuple[int, dict]], regions: set[str]) -> Impo
         od = median([p for _, p, _ in zones])
         spots = [s for _, p, s in zones if s is not None and 0 < s < p]
         spot = usable_spot(od, median(spots)) if spots else None
+        # The zone column (AWS AZ IDs, GCP zones) says where the type is offered; Azure's
+        # file has none, so its zones are not known.
+        names = sorted({z for z, _, _ in zones if z and zone_problem(cloud, region, z) is None})
         result.offerings.append(
             Offering(
                 cloud,
@@ -189,6 +194,8 @@ def convert(cloud: str, rows: list[tuple[int, dict]], regions: set[str]) -> Impo
                 mem,
                 round(od, 6),
                 None if spot is None else round(spot, 6),
+                tuple(names),
+                bool(names),
             )
         )
     for itype, (was, now) in sorted(corrected.items()):

@@ -1,9 +1,10 @@
-"""`validate`: the loader's checks (design 4) plus data-quality checks on `offerings.csv`.
+"""`validate`: the loader's checks plus data-quality checks on `offerings.csv` and `zones.csv`.
 
-Errors: every problem `optimizer.catalog.load` reports, and a GPU count or accelerator that
-contradicts the instance family (`families.family_gpus`). Warnings: spot equal to on-demand
-(usually a "no spot data" placeholder), a price more than 3x the median of the same instance
-type's prices across regions, accelerator memory that is not the accelerator's.
+Errors: every problem `optimizer.catalog.load` reports, a GPU count or accelerator that
+contradicts the instance family (`families.family_gpus`), a missing zones.csv. Warnings: spot
+equal to on-demand (usually a "no spot data" placeholder), a price more than 3x the median of
+the same instance type's prices across regions, accelerator memory that is not the
+accelerator's, zones not known (`?`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from optimizer import catalog as catalog_mod
-from optimizer.catalog import ACCELERATOR_MEMORY_GB, OFFERINGS_COLUMNS
+from optimizer.catalog import (
+    ACCELERATOR_MEMORY_GB,
+    OFFERINGS_COLUMNS,
+    UNKNOWN_ZONES,
+    ZONES_COLUMNS,
+)
 from optimizer.errors import InputError
 
 from .families import family_gpus
@@ -91,8 +97,31 @@ def validate(path: Path) -> Report:
                     f"offerings.csv:{line}: {kind} price {price:g} is {price / mid:.1f}x the median "
                     f"{mid:g} of {cloud} {itype} across {len(found)} regions (more than {OUTLIER_FACTOR:g}x)"
                 )
+    _check_zones(path, report)
     report.warnings.sort(key=_line_order)
     return report
+
+
+def _check_zones(path: Path, report: Report) -> None:
+    """zones.csv must exist (the program pins node pools to it); `?` rows are flagged."""
+    zones = path / "zones.csv"
+    if not zones.exists():
+        report.errors.append(
+            "zones.csv: file is missing; every offering needs a row "
+            "cloud,region,instance_type,zones (the node pools are pinned to those zones)"
+        )
+        return
+    with zones.open(newline="") as f:
+        reader = csv.DictReader(f)
+        if reader.fieldnames != ZONES_COLUMNS:
+            return  # the loader has reported the header
+        for row in reader:
+            if (row.get("zones") or "").strip() == UNKNOWN_ZONES:
+                report.warnings.append(
+                    f"zones.csv:{reader.line_num}: zones of {row['cloud']}/{row['region']}/"
+                    f"{row['instance_type']} not known ({UNKNOWN_ZONES}); its node pool is not "
+                    "pinned to zones (refresh with the cloud's credentials reads them)"
+                )
 
 
 def _line_order(text: str):
