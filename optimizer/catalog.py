@@ -26,16 +26,26 @@ SYSTEM_POOL: dict[str, tuple[str, int]] = {
     "gcp": ("e2-standard-2", 2),
 }
 
-# GPU memory per accelerator (GB). An accelerator not listed here is unknown to tricloud.
+# Memory per GPU (GB) of each accelerator name; an accelerator not listed is unknown to
+# tricloud. One name per hardware part, so a throughputRps key means one memory size: the
+# Azure NC H100 v5 sizes carry the 94 GB H100 NVL, not the 80 GB H100 SXM. Each offering
+# states its memory (`accelerator_memory_gb`); `tools.catalog validate` checks it against this.
 ACCELERATOR_MEMORY_GB: dict[str, float] = {
     "T4": 16,
+    "V100": 16,
+    "V100-32GB": 32,
     "L4": 24,
+    "A10": 24,
     "A10G": 24,
     "L40S": 48,
     "A100-40GB": 40,
     "A100-80GB": 80,
     "H100": 80,
+    "H100-NVL": 94,
     "H200": 141,
+    "B200": 180,
+    "B300": 288,
+    "MI300X": 192,
 }
 ACCELERATORS = tuple(sorted(ACCELERATOR_MEMORY_GB))
 EGRESS_KINDS = ("internet", "inter_region_same_continent", "inter_region_intercontinental")

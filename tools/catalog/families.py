@@ -59,7 +59,7 @@ KNOWN: dict[tuple[str, str], Shape] = {
         Standard_NC96ads_A100_v4   A100-80GB  4  96  880
         Standard_ND96asr_v4        A100-40GB  8  96  900
         Standard_ND96amsr_A100_v4  A100-80GB  8  96 1800
-        Standard_NC40ads_H100_v5   H100       1  40  320
+        Standard_NC40ads_H100_v5   H100-NVL   1  40  320
         Standard_ND96isr_H100_v5   H100       8  96 1900
         """,
     ),
@@ -87,9 +87,14 @@ _AWS = {
     "g6e": ("L40S", {**_AWS_SINGLE, "12xlarge": 4, "24xlarge": 4, "48xlarge": 8}),
     "p4d": ("A100-40GB", {"24xlarge": 8}),
     "p4de": ("A100-80GB", {"24xlarge": 8}),
+    "gr6": ("L4", {"4xlarge": 1, "8xlarge": 1}),
+    "p3": ("V100", {"2xlarge": 1, "8xlarge": 4, "16xlarge": 8}),
+    "p3dn": ("V100-32GB", {"24xlarge": 8}),
     "p5": ("H100", {"4xlarge": 1, "48xlarge": 8}),
     "p5e": ("H200", {"48xlarge": 8}),
     "p5en": ("H200", {"48xlarge": 8}),
+    "p6-b200": ("B200", {"48xlarge": 8}),
+    "p6-b300": ("B300", {"48xlarge": 8}),
 }
 # Azure: the GPU sizes tricloud's accelerators come in (name -> accelerator, count).
 _AZURE = {
@@ -102,18 +107,35 @@ _AZURE = {
     "Standard_NC96ads_A100_v4": ("A100-80GB", 4),
     "Standard_ND96asr_v4": ("A100-40GB", 8),
     "Standard_ND96amsr_A100_v4": ("A100-80GB", 8),
-    "Standard_NC40ads_H100_v5": ("H100", 1),
-    "Standard_NC80adis_H100_v5": ("H100", 2),
+    # H100 NVL: 94 GB per GPU, not the 80 GB SXM part of the ND sizes.
+    "Standard_NC40ads_H100_v5": ("H100-NVL", 1),
+    "Standard_NC80adis_H100_v5": ("H100-NVL", 2),
+    "Standard_NCC40ads_H100_v5": ("H100-NVL", 1),
     "Standard_ND96isr_H100_v5": ("H100", 8),
     "Standard_ND96isr_H200_v5": ("H200", 8),
+    "Standard_ND96isr_MI300X_v5": ("MI300X", 8),
+    "Standard_NV36ads_A10_v5": ("A10", 1),
+    "Standard_NV36adms_A10_v5": ("A10", 1),
+    "Standard_NV72ads_A10_v5": ("A10", 2),
+    "Standard_NC6s_v3": ("V100", 1),
+    "Standard_NC12s_v3": ("V100", 2),
+    "Standard_NC24s_v3": ("V100", 4),
+    "Standard_NC24rs_v3": ("V100", 4),
+    "Standard_ND40rs_v2": ("V100-32GB", 8),
 }
-_GCP_SUFFIX = re.compile(r"^(a2-highgpu|a2-megagpu|a2-ultragpu|a3-highgpu|a3-edgegpu)-(\d+)g$")
+_GCP_SUFFIX = re.compile(
+    r"^(a2-highgpu|a2-megagpu|a2-ultragpu|a3-highgpu|a3-edgegpu|a3-megagpu|a3-ultragpu"
+    r"|a4-highgpu)-(\d+)g$"
+)
 _GCP_FAMILY_ACC = {
     "a2-highgpu": "A100-40GB",
     "a2-megagpu": "A100-40GB",
     "a2-ultragpu": "A100-80GB",
     "a3-highgpu": "H100",
     "a3-edgegpu": "H100",
+    "a3-megagpu": "H100",  # the same H100 80 GB; GKE names its accelerator nvidia-h100-mega-80gb
+    "a3-ultragpu": "H200",
+    "a4-highgpu": "B200",
 }
 _G2 = {4: 1, 8: 1, 12: 1, 16: 1, 32: 1, 24: 2, 48: 4, 96: 8}
 # GPUs attachable to N1 machines, as tricloud knows them (T4 in 1, 2 or 4).
@@ -142,6 +164,16 @@ def family_gpus(cloud: str, instance_type: str) -> tuple[str, tuple[int, ...]] |
         if instance_type.startswith("n1-"):
             return _N1_ATTACHED
     return None
+
+
+def family_of(cloud: str, instance_type: str) -> str:
+    """The instance family a skip note names: g5g, a3-megagpu, n1, Standard_NCads_H100_v5."""
+    if cloud == "aws":
+        return instance_type.split(".")[0]
+    if cloud == "gcp":
+        m = re.match(r"^([a-z]\d+[a-z]*-[a-z]+gpu)-", instance_type)
+        return m.group(1) if m else instance_type.split("-")[0]
+    return re.sub(r"^(Standard_[A-Z]+)\d+", r"\1", instance_type)
 
 
 def known_types(cloud: str) -> list[Shape]:
