@@ -34,10 +34,11 @@ def _rows(path: Path) -> list[dict[str, str]]:
 
 
 def test_shipped_catalog_counts(shipped):
-    assert len(shipped.offerings) == 176
-    assert len(shipped.regions) == 24
+    assert len(shipped.offerings) == 1022
+    assert len(shipped.regions) == 113
+    assert len({(o.cloud, o.region) for o in shipped.offerings}) == 102
     by_cloud = {c: sum(o.cloud == c for o in shipped.offerings) for c in catalog_mod.CLOUDS}
-    assert by_cloud == {"aws": 75, "azure": 50, "gcp": 51}
+    assert by_cloud == {"aws": 202, "azure": 563, "gcp": 257}
     assert set(shipped.clusters) == {"aws", "azure", "gcp"}
     assert len(shipped.egress) == 9
 

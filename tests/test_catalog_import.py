@@ -18,6 +18,7 @@ from tools.catalog.cli import main
 from tools.catalog.skypilot import marked, spot_of
 
 REAL = Path(__file__).parent / "fixtures" / "catalog" / "skypilot_real"
+SMALL = Path(__file__).parent / "fixtures" / "catalog" / "snapshot_2026-11-30"
 
 
 def read(path: Path) -> dict[tuple[str, str, str], list[str]]:
@@ -30,7 +31,7 @@ def imported(tmp_path_factory):
     out = tmp_path_factory.mktemp("imp") / "cat"
     err = io.StringIO()
     with redirect_stderr(err):
-        rc = main(["import-skypilot", str(REAL), "--out", str(out)])
+        rc = main(["import-skypilot", str(REAL), "--out", str(out), "--base", str(SMALL)])
     return rc, out, err.getvalue()
 
 
@@ -108,3 +109,28 @@ def test_one_line_per_skipped_family_with_why(imported):
     )
     assert "azure: GPU offerings in 3 regions not in regions.csv left out" in err
     assert "TPU" not in err and "tpu" not in err  # TPU rows are not GPU rows
+
+
+LOWTIER = Path(__file__).parent / "fixtures" / "catalog" / "skypilot_lowtier"
+
+
+def test_gcp_low_gpu_tier_left_out_with_a_note(tmp_path):
+    err = io.StringIO()
+    with redirect_stderr(err):
+        assert main(["import-skypilot", str(LOWTIER), "--out", str(tmp_path / "a")]) == 0
+    got = read(tmp_path / "a" / "offerings.csv")
+    assert sorted(r for _, r, _ in got) == ["europe-west1", "us-east4", "us-east5"]
+    # host + GPU row: 9.46006 + 78.37241
+    assert got[("gcp", "us-east4", "a3-highgpu-8g")][8:] == ["87.83247", "26.80106"]
+    assert (
+        "gcp: H100 x8 GPU rows left out in 1 regions (us-central1 4.20 $/GPU-h): below 0.6 x the "
+        "upper quartile 11.03 of its regions: a second, cheaper SKU (commitment or flex-start "
+        "tier?) mixed into the list prices"
+    ) in err.getvalue()
+    with redirect_stderr(io.StringIO()):
+        rc = main(
+            ["import-skypilot", str(LOWTIER), "--out", str(tmp_path / "b"), "--keep-low-gpu-tier"]
+        )
+    assert rc == 0
+    kept = read(tmp_path / "b" / "offerings.csv")
+    assert kept[("gcp", "us-central1", "a3-highgpu-8g")][8] == "43.06615"

@@ -33,7 +33,7 @@ from pathlib import Path
 from optimizer.catalog import ACCELERATOR_MEMORY_GB, Offering, zone_problem
 from optimizer.errors import Collector
 
-from .families import KNOWN, family_gpus, family_of
+from .families import KNOWN, UNCERTAIN_GPU_SHARE, family_gpus, family_of
 from .rows import median, usable_spot
 
 CLOUDS = ("aws", "azure", "gcp")
@@ -78,7 +78,7 @@ GCP_GPU_ROW = {
     "n1": "T4",
 }
 # GCP machine families that carry GPUs (bundled, or attached for N1).
-_GCP_GPU_FAMILY = re.compile(r"^(a\d+[a-z]*|g\d+)-")
+_GCP_GPU_FAMILY = re.compile(r"^(a\d+|g[2-9])-")
 _ZONE_ID = re.compile(r"^[a-z]+\d+-az\d+$")  # use1-az2 (Local Zones: use1-bos1-az1)
 _ZONE_NAME = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d[a-z]$")  # us-east-1a
 
@@ -171,7 +171,37 @@ class _Skips:
         return out
 
 
-def convert(cloud: str, rows: list[tuple[int, dict]], regions: set[str]) -> Imported:
+# GCP's billing data prices some GPUs at a second, far lower level in some regions (e.g.
+# H100 4.20 $/GPU-h in us-central1 against 9.80-12.74 elsewhere, often with spot above that
+# "price"). A GPU row below this share of the upper quartile of its regions' per-GPU prices
+# is taken for that error and its machine types are left out there.
+LOW_TIER_SHARE = 0.6
+LOW_TIER_MIN_REGIONS = 4
+
+
+def low_gpu_tier(
+    gpus: dict[tuple[str, int, str], tuple[float, float | None]],
+) -> dict[tuple[str, int], tuple[float, dict[str, float]]]:
+    """(GPU, count) -> (upper-quartile $/GPU-h, {region: $/GPU-h below the band})."""
+    per_region: dict[tuple[str, int], dict[str, float]] = defaultdict(dict)
+    for (name, count, zone), (price, _) in gpus.items():
+        region = zone.rsplit("-", 1)[0] if re.search(r"-[a-z]$", zone) else zone
+        per_region[(name, count)][region] = price / count
+    out = {}
+    for key, prices in per_region.items():
+        if len(prices) < LOW_TIER_MIN_REGIONS:
+            continue
+        ranked = sorted(prices.values())
+        upper = ranked[(3 * len(ranked)) // 4]
+        low = {r: p for r, p in prices.items() if p < LOW_TIER_SHARE * upper}
+        if low:
+            out[key] = (upper, low)
+    return out
+
+
+def convert(
+    cloud: str, rows: list[tuple[int, dict]], regions: set[str], keep_low_tier: bool = False
+) -> Imported:
     result = Imported()
     # (type, region) -> facts and per-zone (zone, price, spot)
     groups: dict[tuple[str, str], list[tuple[str, float, float | None]]] = defaultdict(list)
@@ -192,6 +222,20 @@ def convert(cloud: str, rows: list[tuple[int, dict]], regions: set[str]) -> Impo
                         price,
                         marked(price, _num(row, "SpotPrice")),
                     )
+    low = {} if keep_low_tier else low_gpu_tier(gpus)
+    for (name, count), (upper, where) in sorted(low.items()):
+        spot_above = sum(
+            1
+            for (n, c, z), (p, sp) in gpus.items()
+            if (n, c) == (name, count) and sp is not None and sp > p
+        )
+        shown = ", ".join(f"{r} {p:.2f}" for r, p in sorted(where.items()))
+        result.notes.append(
+            f"gcp: {name} x{count} GPU rows left out in {len(where)} regions ({shown} $/GPU-h): "
+            f"below {LOW_TIER_SHARE:g} x the upper quartile {upper:.2f} of its regions: a second, "
+            "cheaper SKU (commitment or flex-start tier?) mixed into the list prices"
+            + (f" (spot above that price in {spot_above} zones)" if spot_above else "")
+        )
     for _, row in rows:
         itype, region = row["InstanceType"].strip(), row["Region"].strip()
         if not itype:
@@ -227,6 +271,8 @@ def convert(cloud: str, rows: list[tuple[int, dict]], regions: set[str]) -> Impo
             gpu = gpus.get((GCP_GPU_ROW[family], count, zone or region))
             if gpu is None:
                 continue  # the zone has the host but not its GPUs
+            if region in low.get((GCP_GPU_ROW[family], count), (0, {}))[1]:
+                continue  # said once per GPU above
             host_spot = marked(price, _num(row, "SpotPrice"))
             total = price + gpu[0]
             both = host_spot is not None and gpu[1] is not None
@@ -243,6 +289,9 @@ def convert(cloud: str, rows: list[tuple[int, dict]], regions: set[str]) -> Impo
             arch = (row.get("Arch") or "").strip()
             if arch not in ("", "x86_64"):
                 skips.add(family, f"{name} on {arch} hosts: tricloud's GPU nodes run x86_64 images")
+                continue
+            if family in UNCERTAIN_GPU_SHARE:
+                skips.add(family, UNCERTAIN_GPU_SHARE[family])
                 continue
             if acc is None:
                 skips.add(family, f"{name} is not an accelerator tricloud knows")
