@@ -83,12 +83,14 @@ def test_validate_strict_passes_on_the_shipped_snapshot(capsys):
     unknown = sum(r[3] == "?" for r in read(DATA / "zones.csv")[1:])
     assert unknown == 526
     assert out.splitlines()[0] == (
-        f"{DATA}: 0 errors, 0 warnings, {unknown} excepted (--strict: warnings count as errors)"
+        f"{DATA}: 0 errors, 0 warnings, {unknown + 6} excepted (--strict: warnings count as errors)"
     )
     assert f"  {unknown} warnings by validate_exceptions.csv:2: zones-unknown azure/*/*: " in out
+    assert out.count(" warnings by validate_exceptions.csv:") == 7
     assert main(["validate", "--list-excepted", str(DATA)]) == 0
     listed = [w for w in capsys.readouterr().out.splitlines() if "(excepted: " in w]
-    assert len(listed) == unknown and all("zones of azure/" in w for w in listed)
+    assert len(listed) == unknown + 6
+    assert sum("zones of azure/" in w for w in listed) == unknown
 
 
 def test_validate_reports_each_seeded_defect(copy, capsys):
@@ -360,3 +362,15 @@ def test_validate_strict_and_exceptions(copy, capsys):
     out = capsys.readouterr().out
     assert "validate_exceptions.csv:2: unknown check 'no-such-check'" in out
     assert "validate_exceptions.csv:3: an exception needs its reviewed reason" in out
+
+
+def test_validate_flags_a_spot_price_far_below_the_types_median(copy, capsys):
+    rows = read(copy / "offerings.csv")
+    n = line_of(rows, "aws", "us-east-1", "g4dn.xlarge")
+    rows[n - 1][9] = "0.0526"  # 10 % of on-demand
+    write(copy / "offerings.csv", rows)
+    assert main(["validate", str(copy)]) == 0
+    out = capsys.readouterr().out
+    (flag,) = [w for w in out.splitlines() if w.startswith(f"  offerings.csv:{n}:")]
+    assert flag.startswith(f"  offerings.csv:{n}: spot price 0.0526 is 0.")
+    assert "of aws g4dn.xlarge's spot prices across 8 regions (less than 0.4x" in flag

@@ -8,7 +8,8 @@ exception list. Warnings (each has a check name, the first word in brackets):
   on-demand is a loader error).
 - `price-band`: a price outside the cross-region band of its instance type: on-demand below
   `LOW_FACTOR` x the upper quartile of the type's on-demand prices (needs `BAND_MIN_REGIONS`
-  regions; it catches a half-price tier even where it is a large minority), or on-demand or
+  regions; it catches a half-price tier even where it is a large minority), spot below
+  `SPOT_LOW_FACTOR` x the median of the type's spot prices (spot varies more), or on-demand or
   spot above `HIGH_FACTOR` x the median.
 - `per-gpu`: per-GPU on-demand price more than `PER_GPU_TOLERANCE` from the median of the
   same family's sizes in the same region that have the same vCPUs and memory per GPU (sizes
@@ -44,6 +45,7 @@ from .families import family_gpus, family_of
 
 HIGH_FACTOR = 3.0
 LOW_FACTOR = 0.6
+SPOT_LOW_FACTOR = 0.4
 BAND_MIN_REGIONS = 4
 PER_GPU_TOLERANCE = 0.2
 EXCEPTIONS_FILE = "validate_exceptions.csv"
@@ -176,11 +178,13 @@ def _check_offerings(rows, report: Report, findings: list[Finding]) -> None:
     for (cloud, itype, kind), found in sorted(prices.items()):
         values = [p for _, _, p in found]
         mid = statistics.median(values)
+        enough = len(values) >= BAND_MIN_REGIONS
         upper = (
             statistics.quantiles(values, n=4, method="inclusive")[2]
-            if kind == "on-demand" and len(values) >= BAND_MIN_REGIONS
+            if kind == "on-demand" and enough
             else None
         )
+        spot_floor = SPOT_LOW_FACTOR * mid if kind == "spot" and enough else None
         for line, region, price in found:
             where, key = f"offerings.csv:{line}", (cloud, region, itype)
             if price > HIGH_FACTOR * mid:
@@ -191,6 +195,16 @@ def _check_offerings(rows, report: Report, findings: list[Finding]) -> None:
                         f"{where}: {kind} price {price:g} is {price / mid:.1f}x the median "
                         f"{mid:g} of {cloud} {itype} across {len(found)} regions "
                         f"(more than {HIGH_FACTOR:g}x)",
+                    )
+                )
+            elif spot_floor is not None and price < spot_floor:
+                findings.append(
+                    Finding(
+                        "price-band",
+                        key,
+                        f"{where}: spot price {price:g} is {price / mid:.2f}x the median {mid:g} "
+                        f"of {cloud} {itype}'s spot prices across {len(found)} regions (less than "
+                        f"{SPOT_LOW_FACTOR:g}x: a stale or single-zone spot price?)",
                     )
                 )
             elif upper is not None and price < LOW_FACTOR * upper:
