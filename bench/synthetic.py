@@ -21,8 +21,9 @@ def write(out: Path, copies: int, source: Path | None = None) -> Path:
     """Write a catalog with `copies` versions of every region (the original included)."""
     src = Path(source) if source else catalog_mod.DEFAULT_PATH
     out.mkdir(parents=True, exist_ok=True)
-    for name in ("egress.csv", "clusters.csv"):
-        shutil.copyfile(src / name, out / name)
+    for name in ("egress.csv", "egress_by_source.csv", "clusters.csv"):
+        if (src / name).exists():  # egress_by_source.csv is optional
+            shutil.copyfile(src / name, out / name)
     with (src / "regions.csv").open(newline="") as f:
         regions = list(csv.DictReader(f))
     with (src / "offerings.csv").open(newline="") as f:

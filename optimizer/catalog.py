@@ -10,7 +10,7 @@ import csv
 import hashlib
 import math
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .errors import Collector
@@ -26,16 +26,26 @@ SYSTEM_POOL: dict[str, tuple[str, int]] = {
     "gcp": ("e2-standard-2", 2),
 }
 
-# GPU memory per accelerator (GB). An accelerator not listed here is unknown to tricloud.
+# Memory per GPU (GB) of each accelerator name; an accelerator not listed is unknown to
+# tricloud. One name per hardware part, so a throughputRps key means one memory size: the
+# Azure NC H100 v5 sizes carry the 94 GB H100 NVL, not the 80 GB H100 SXM. Each offering
+# states its memory (`accelerator_memory_gb`); `tools.catalog validate` checks it against this.
 ACCELERATOR_MEMORY_GB: dict[str, float] = {
     "T4": 16,
+    "V100": 16,
+    "V100-32GB": 32,
     "L4": 24,
+    "A10": 24,
     "A10G": 24,
     "L40S": 48,
     "A100-40GB": 40,
     "A100-80GB": 80,
     "H100": 80,
+    "H100-NVL": 94,
     "H200": 141,
+    "B200": 180,
+    "B300": 288,
+    "MI300X": 192,
 }
 ACCELERATORS = tuple(sorted(ACCELERATOR_MEMORY_GB))
 EGRESS_KINDS = ("internet", "inter_region_same_continent", "inter_region_intercontinental")
@@ -54,6 +64,7 @@ OFFERINGS_COLUMNS = [
 ]
 REGIONS_COLUMNS = ["cloud", "region", "city", "country", "continent", "latitude", "longitude"]
 EGRESS_COLUMNS = ["cloud", "kind", "usd_per_gb"]
+EGRESS_BY_SOURCE_COLUMNS = ["cloud", "source_continent", "kind", "usd_per_gb"]
 CLUSTERS_COLUMNS = ["cloud", "control_plane_usd_hr", "system_pool_usd_hr", "load_balancer_usd_hr"]
 LATENCY_COLUMNS = ["geo", "cloud", "region", "rtt_ms"]
 ZONES_COLUMNS = ["cloud", "region", "instance_type", "zones"]
@@ -129,6 +140,9 @@ class Catalog:
     egress: dict[tuple[str, str], float]  # (cloud, kind) -> USD/GB
     clusters: dict[str, ClusterFees]
     latency: dict[tuple[str, str], float]  # (geo, "cloud/region") -> measured RTT ms
+    # (cloud, source continent, kind) -> USD/GB where a cloud prices by source region
+    # (egress_by_source.csv); egress.csv's (cloud, kind) price elsewhere.
+    egress_by_source: dict[tuple[str, str, str], float] = field(default_factory=dict)
 
     def egress_usd_per_gb(self, source: str, target: str) -> float:
         """Transfer price per GB from region key `source` to region key `target`."""
@@ -138,16 +152,19 @@ class Catalog:
         return self.egress_from(src.cloud, src.continent, target)
 
     def egress_from(self, cloud: str, continent: str, target: str) -> float:
-        """USD/GB from any region of `cloud` on `continent` to another region `target`."""
+        """USD/GB from any region of `cloud` on `continent` to another region `target`.
+
+        The price depends on the source's (cloud, continent) only, never on the source region
+        itself: the optimizer linearises egress per (cloud, continent) group."""
         dst = self.regions[target]
         if dst.cloud != cloud:
-            return self.egress[(cloud, "internet")]
-        kind = (
-            "inter_region_same_continent"
-            if dst.continent == continent
-            else "inter_region_intercontinental"
-        )
-        return self.egress[(cloud, kind)]
+            kind = "internet"
+        elif dst.continent == continent:
+            kind = "inter_region_same_continent"
+        else:
+            kind = "inter_region_intercontinental"
+        by_source = self.egress_by_source.get((cloud, continent, kind))
+        return self.egress[(cloud, kind)] if by_source is None else by_source
 
 
 def _read_csv(path: Path, columns: list[str], errors: Collector) -> list[tuple[int, dict]]:
@@ -283,6 +300,32 @@ def load(path: str | Path | None = None) -> Catalog:
         elif price is not None:
             egress[(row["cloud"], row["kind"])] = price
 
+    egress_by_source: dict[tuple[str, str, str], float] = {}
+    if (root / "egress_by_source.csv").exists():
+        continents = {r.continent for r in regions.values()}
+        rows = _read_csv(root / "egress_by_source.csv", EGRESS_BY_SOURCE_COLUMNS, errors)
+        for row_no, row in rows:
+            where = f"egress_by_source.csv:{row_no}"
+            cloud, continent, kind = row["cloud"], row["source_continent"], row["kind"]
+            if cloud not in CLOUDS or kind not in EGRESS_KINDS:
+                errors.add(
+                    where,
+                    f"unknown cloud/kind {cloud}/{kind}; kinds: {', '.join(EGRESS_KINDS)}",
+                )
+                continue
+            if continents and continent not in continents:  # else regions.csv is broken
+                errors.add(
+                    where,
+                    f"source_continent {continent!r} is no continent of regions.csv "
+                    f"({', '.join(sorted(continents))})",
+                )
+                continue
+            price = _number(row["usd_per_gb"], where, "usd_per_gb", errors, positive=False)
+            if (cloud, continent, kind) in egress_by_source:
+                errors.add(where, f"duplicate egress price {cloud}/{continent}/{kind}")
+            elif price is not None:
+                egress_by_source[(cloud, continent, kind)] = price
+
     clusters: dict[str, ClusterFees] = {}
     for row_no, row in _read_csv(root / "clusters.csv", CLUSTERS_COLUMNS, errors):
         where = f"clusters.csv:{row_no}"
@@ -327,7 +370,8 @@ def load(path: str | Path | None = None) -> Catalog:
     errors.raise_if_any(f"invalid catalog {root}")
 
     digest = hashlib.sha256()
-    for name in ("offerings.csv", "regions.csv", "egress.csv", "clusters.csv", "latency.csv"):
+    files = ("offerings.csv", "regions.csv", "egress.csv", "egress_by_source.csv")
+    for name in (*files, "clusters.csv", "latency.csv"):
         if (root / name).exists():
             digest.update(name.encode() + b"\0" + (root / name).read_bytes())
     readme = root / "README.md"
@@ -342,6 +386,7 @@ def load(path: str | Path | None = None) -> Catalog:
         egress=egress,
         clusters=clusters,
         latency=latency,
+        egress_by_source=egress_by_source,
     )
 
 

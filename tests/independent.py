@@ -72,7 +72,8 @@ EKS_MAX_PODS = {
     "g6e.4xlarge": 234, "g6e.8xlarge": 234, "g6e.12xlarge": 292, "g6e.16xlarge": 737,
     "g6e.24xlarge": 492, "g6e.48xlarge": 492, "p4d.24xlarge": 737, "p4de.24xlarge": 737,
     "p5.4xlarge": 118, "p5.48xlarge": 100, "p5e.48xlarge": 100, "p5en.48xlarge": 198,
-    "p6-b200.48xlarge": 198,
+    "p6-b200.48xlarge": 198, "p6-b300.48xlarge": 198, "gr6.4xlarge": 234, "gr6.8xlarge": 234,
+    "p3dn.24xlarge": 737,
 }  # fmt: skip
 
 

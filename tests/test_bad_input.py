@@ -132,9 +132,9 @@ CASES = [
     ),
     case(
         "unknown-region-in-service-allowedRegions",
-        edited(svc("allowedRegions", ["gcp/europe-west9"])),
+        edited(svc("allowedRegions", ["gcp/europe-west99"])),
         "services[0].allowedRegions[0]",
-        "europe-west9",
+        "europe-west99",
         "europe-west4",
     ),
     case(

@@ -34,10 +34,11 @@ def _rows(path: Path) -> list[dict[str, str]]:
 
 
 def test_shipped_catalog_counts(shipped):
-    assert len(shipped.offerings) == 176
-    assert len(shipped.regions) == 24
+    assert len(shipped.offerings) == 1022
+    assert len(shipped.regions) == 113
+    assert len({(o.cloud, o.region) for o in shipped.offerings}) == 102
     by_cloud = {c: sum(o.cloud == c for o in shipped.offerings) for c in catalog_mod.CLOUDS}
-    assert by_cloud == {"aws": 75, "azure": 50, "gcp": 51}
+    assert by_cloud == {"aws": 202, "azure": 563, "gcp": 257}
     assert set(shipped.clusters) == {"aws", "azure", "gcp"}
     assert len(shipped.egress) == 9
 
@@ -470,3 +471,52 @@ def test_cli_reports_corrupted_catalog(copy_dir, tmp_path, capsys):
     assert "Traceback" not in err
     assert "  offerings.csv:5: spot price" in err
     assert "  regions.csv:4: " in err
+
+
+# --- egress by source continent -----------------------------------------------------------
+
+
+def test_egress_depends_on_the_source_continent(shipped):
+    rate = shipped.egress_usd_per_gb
+    # AWS: from a US region 0.02 to any AWS region; from Tokyo 0.09; internet 0.09 vs 0.114
+    assert rate("aws/us-east-1", "aws/ap-northeast-1") == 0.02
+    assert rate("aws/ap-northeast-1", "aws/us-east-1") == 0.09
+    assert rate("aws/ap-northeast-1", "aws/ap-southeast-1") == 0.09
+    assert rate("aws/us-east-1", "gcp/us-central1") == 0.09
+    assert rate("aws/ap-northeast-1", "gcp/us-central1") == 0.114
+    assert rate("aws/sa-east-1", "aws/us-east-1") == 0.138
+    # Azure zone 3 and GCP within Asia
+    assert rate("azure/brazilsouth", "gcp/us-central1") == 0.181
+    assert rate("azure/eastus", "gcp/us-central1") == 0.087
+    assert rate("gcp/asia-east1", "gcp/asia-northeast1") == 0.05
+    assert rate("gcp/us-central1", "gcp/us-east4") == 0.02
+    # the model's group rate is the same function of (cloud, continent)
+    assert shipped.egress_from("aws", "Asia", "aws/us-east-1") == 0.09
+    assert ("aws", "Asia", "internet") in shipped.egress_by_source
+
+
+def test_egress_by_source_is_optional_and_in_the_hash(copy_dir, shipped):
+    (copy_dir / "egress_by_source.csv").unlink()
+    flat = catalog_mod.load(copy_dir)
+    assert flat.egress_by_source == {} and flat.sha256 != shipped.sha256
+    assert flat.egress_usd_per_gb("aws/ap-northeast-1", "aws/us-east-1") == 0.02
+
+
+def test_egress_by_source_problems_all_at_once(copy_dir):
+    (copy_dir / "egress_by_source.csv").write_text(
+        "cloud,source_continent,kind,usd_per_gb\n"
+        "aws,Asia,internet,0.114\n"
+        "aws,Asia,internet,0.12\n"
+        "aws,Atlantis,internet,0.1\n"
+        "ibm,Asia,internet,0.1\n"
+        "gcp,Asia,inter_region_same_continent,abc\n"
+    )
+    with pytest.raises(InputError) as e:
+        catalog_mod.load(copy_dir)
+    text = "\n".join(e.value.lines())
+    assert "egress_by_source.csv:3: duplicate egress price aws/Asia/internet" in text
+    assert (
+        "egress_by_source.csv:4: source_continent 'Atlantis' is no continent of regions.csv" in text
+    )
+    assert "egress_by_source.csv:5: unknown cloud/kind ibm/internet" in text
+    assert "egress_by_source.csv:6:" in text

@@ -14,6 +14,8 @@ from tools.catalog.cli import main
 from tools.catalog.families import KNOWN, family_gpus
 
 DATA = Path(catalog_mod.__file__).parent / "data"
+# The first 176-row snapshot, frozen: the seeded-defect, diff and import tests name its rows.
+SMALL = Path(__file__).parent / "fixtures" / "catalog" / "snapshot_2026-11-30"
 SKY = Path(__file__).parent / "fixtures" / "catalog" / "skypilot"
 
 
@@ -30,7 +32,7 @@ def write(path: Path, rows: list[list[str]]) -> None:
 @pytest.fixture
 def copy(tmp_path) -> Path:
     dst = tmp_path / "cat"
-    shutil.copytree(DATA, dst)
+    shutil.copytree(SMALL, dst)
     return dst
 
 
@@ -70,16 +72,25 @@ def test_family_rules():
 
 
 # Azure sizes in regions with availability zones whose zones no public source lists (`?`).
-UNKNOWN_ZONE_ROWS = sum(r[3] == "?" for r in read(DATA / "zones.csv")[1:])
+UNKNOWN_ZONE_ROWS = sum(r[3] == "?" for r in read(SMALL / "zones.csv")[1:])
+# The small snapshot's a3-highgpu-8g rows at GCP's second, lower H100 price level.
+LOW_TIER_ROWS = 4
 
 
-def test_validate_passes_on_the_shipped_snapshot(capsys):
-    assert main(["validate", str(DATA)]) == 0
+def test_validate_strict_passes_on_the_shipped_snapshot(capsys):
+    assert main(["validate", "--strict", str(DATA)]) == 0
     out = capsys.readouterr().out
-    assert out.splitlines()[0].endswith(f": 0 errors, {UNKNOWN_ZONE_ROWS} warnings")
-    warnings = out.split("\nwarnings:\n")[1].splitlines()
-    assert UNKNOWN_ZONE_ROWS == 42 and all(" not known (?)" in w for w in warnings)
-    assert all("zones of azure/" in w for w in warnings)
+    unknown = sum(r[3] == "?" for r in read(DATA / "zones.csv")[1:])
+    assert unknown == 526
+    assert out.splitlines()[0] == (
+        f"{DATA}: 0 errors, 0 warnings, {unknown + 6} excepted (--strict: warnings count as errors)"
+    )
+    assert f"  {unknown} warnings by validate_exceptions.csv:2: zones-unknown azure/*/*: " in out
+    assert out.count(" warnings by validate_exceptions.csv:") == 7
+    assert main(["validate", "--list-excepted", str(DATA)]) == 0
+    listed = [w for w in capsys.readouterr().out.splitlines() if "(excepted: " in w]
+    assert len(listed) == unknown + 6
+    assert sum("zones of azure/" in w for w in listed) == unknown
 
 
 def test_validate_reports_each_seeded_defect(copy, capsys):
@@ -106,7 +117,9 @@ def test_validate_reports_each_seeded_defect(copy, capsys):
     out = capsys.readouterr().out
     errors = out.split("\nerrors:\n")[1].split("\nwarnings:\n")[0]
     warnings = out.split("\nwarnings:\n")[1]
-    assert out.splitlines()[0].endswith(f": 4 errors, {2 + UNKNOWN_ZONE_ROWS} warnings")
+    assert out.splitlines()[0].endswith(
+        f": 4 errors, {2 + UNKNOWN_ZONE_ROWS + LOW_TIER_ROWS} warnings"
+    )
     assert (
         f"offerings.csv:{defects['count']}: accelerator_count 12 contradicts Standard_ND96isr_H100_v5, which has 8 x H100"
         in errors
@@ -139,7 +152,8 @@ def test_validate_warnings_only_exit_0(copy, capsys):
     write(copy / "offerings.csv", rows)
     assert main(["validate", str(copy)]) == 0
     out = capsys.readouterr().out
-    assert f": 0 errors, {1 + UNKNOWN_ZONE_ROWS} warnings" in out and "errors:" not in out
+    assert f": 0 errors, {1 + UNKNOWN_ZONE_ROWS + LOW_TIER_ROWS} warnings" in out
+    assert "errors:" not in out
 
 
 def test_validate_reports_loader_file_problems(copy, capsys):
@@ -174,7 +188,7 @@ def test_diff_changes_added_removed(copy, capsys):
     zones = read(copy / "zones.csv")
     zones = [z for z in zones if z[:3] != ["gcp", "us-west1", "n1-standard-8"]]
     write(copy / "zones.csv", [*zones, ["azure", "westus", "Standard_NC40ads_H100_v5", "-"]])
-    assert main(["diff", str(DATA), str(copy)]) == 0
+    assert main(["diff", str(SMALL), str(copy)]) == 0
     out = capsys.readouterr().out
     assert "prices changed by more than 5%: 2" in out
     lines = out.splitlines()
@@ -185,7 +199,7 @@ def test_diff_changes_added_removed(copy, capsys):
     assert not any(x.startswith("aws/us-east-1/g5.xlarge") for x in lines)
     assert "offerings added: 1" in out and "azure/westus/Standard_NC40ads_H100_v5" in out
     assert "offerings removed: 1" in out and "gcp/us-west1/n1-standard-8" in out
-    assert main(["diff", str(DATA), str(copy), "--threshold", "1"]) == 0
+    assert main(["diff", str(SMALL), str(copy), "--threshold", "1"]) == 0
     assert "prices changed by more than 1%: 3" in capsys.readouterr().out
 
 
@@ -202,10 +216,10 @@ def test_diff_bad_input_exits_2(tmp_path, copy, capsys):
 
 def test_import_skypilot_all_three_layouts(tmp_path, capsys):
     out = tmp_path / "cat"
-    assert main(["import-skypilot", str(SKY), "--out", str(out)]) == 0
+    assert main(["import-skypilot", str(SKY), "--out", str(out), "--base", str(SMALL)]) == 0
     err = capsys.readouterr().err
     rows = read(out / "offerings.csv")
-    shipped = {tuple(r[:3]): r for r in read(DATA / "offerings.csv")[1:]}
+    shipped = {tuple(r[:3]): r for r in read(SMALL / "offerings.csv")[1:]}
     expected_from_snapshot = [
         ("aws", "us-east-1", "g5.xlarge"),  # spot: median of 3 zones; = OD, no-spot, Local Zone out
         ("aws", "us-east-1", "p4d.24xlarge"),  # SkyPilot "A100" is the 40 GB part
@@ -268,3 +282,95 @@ def test_import_skypilot_bad_input_exits_2(tmp_path, capsys):
     )
     assert err[1] == "error: azure/vms.csv:8: Price 'cheap' is not a number"
     assert len(err) == 2 and not (tmp_path / "o").exists()
+
+
+def test_validate_flags_the_half_price_gpu_tier(capsys):
+    """The small snapshot's GCP H100 rows at the second price level are outside the band."""
+    assert main(["validate", str(SMALL)]) == 0
+    out = capsys.readouterr().out
+    band = [w for w in out.splitlines() if w.endswith("[price-band]")]
+    assert len(band) == LOW_TIER_ROWS
+    assert all(" of gcp a3-highgpu-8g across 7 regions (less than 0.6x" in w for w in band)
+    rows = read(SMALL / "offerings.csv")
+    n = line_of(rows, "gcp", "us-central1", "a3-highgpu-8g")
+    assert (
+        f"  offerings.csv:{n}: on-demand price 43.0662 is 0.47x the upper quartile 92.2724" in out
+    )
+
+
+def test_validate_per_gpu_and_family_memory(copy, capsys):
+    rows = read(copy / "offerings.csv")
+    # a2-highgpu-1g/2g/8g have the same host per GPU: 2g at 3x the per-GPU price is flagged
+    n1 = line_of(rows, "gcp", "europe-west4", "a2-highgpu-1g")
+    rows.append(["gcp", "europe-west4", "a2-highgpu-2g", "A100-40GB", "2", "40", "24", "170",
+                 str(round(float(rows[n1 - 1][8]) * 6, 4)), ""])  # fmt: skip
+    # p4d has A100-40GB: 80 GB per GPU disagrees with the family
+    n2 = line_of(rows, "aws", "us-east-1", "p4d.24xlarge")
+    rows[n2 - 1][5] = "80"
+    write(copy / "offerings.csv", rows)
+    zones = read(copy / "zones.csv")
+    write(copy / "zones.csv", [*zones, ["gcp", "europe-west4", "a2-highgpu-2g", "europe-west4-a"]])
+    assert main(["validate", str(copy)]) == 0
+    out = capsys.readouterr().out
+    per_gpu = [w for w in out.splitlines() if w.endswith("[per-gpu]")]
+    assert per_gpu == [
+        f"  offerings.csv:{len(rows)}: a2-highgpu-2g costs 7.283 $/h per A100-40GB (on-demand "
+        "14.5663), 3.00x the median 2.428 of a2-highgpu sizes with the same host per GPU in "
+        "europe-west4 (a2-highgpu-1g, a2-highgpu-8g) [per-gpu]"
+    ]
+    assert (
+        f"  offerings.csv:{n2}: accelerator_memory_gb 80 is not A100-40GB's 40 GB [family-memory]"
+        in out
+    )
+
+
+def test_validate_strict_and_exceptions(copy, capsys):
+    assert main(["validate", "--strict", str(copy)]) == 1
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].endswith(
+        f": {UNKNOWN_ZONE_ROWS + LOW_TIER_ROWS} errors, 0 warnings "
+        "(--strict: warnings count as errors)"
+    )
+    assert "[price-band] (--strict)" in out
+    (copy / "validate_exceptions.csv").write_text(
+        "check,cloud,region,instance_type,reason\n"
+        "zones-unknown,azure,*,*,no public source lists Azure zones per size\n"
+        "price-band,gcp,*,a3-highgpu-8g,reviewed: GCP's second H100 price level\n"
+        "spot-not-below,aws,us-east-1,g5.xlarge,matches nothing\n"
+    )
+    assert main(["validate", "--strict", str(copy)]) == 1
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].endswith(
+        f": 1 errors, 0 warnings, {UNKNOWN_ZONE_ROWS + LOW_TIER_ROWS} excepted "
+        "(--strict: warnings count as errors)"
+    )
+    assert (
+        "validate_exceptions.csv:4: exception spot-not-below aws/us-east-1/g5.xlarge matches "
+        "no warning; remove it [stale-exception] (--strict)" in out
+    )
+    assert (
+        f"  {LOW_TIER_ROWS} warnings by validate_exceptions.csv:3: price-band gcp/*/a3-highgpu-8g"
+        in out
+    )
+    lines = (copy / "validate_exceptions.csv").read_text().splitlines()
+    (copy / "validate_exceptions.csv").write_text("\n".join(lines[:3]) + "\n")
+    assert main(["validate", "--strict", str(copy)]) == 0
+    (copy / "validate_exceptions.csv").write_text(
+        "check,cloud,region,instance_type,reason\nno-such-check,gcp,*,*,x\nprice-band,gcp,*,*,\n"
+    )
+    assert main(["validate", str(copy)]) == 1
+    out = capsys.readouterr().out
+    assert "validate_exceptions.csv:2: unknown check 'no-such-check'" in out
+    assert "validate_exceptions.csv:3: an exception needs its reviewed reason" in out
+
+
+def test_validate_flags_a_spot_price_far_below_the_types_median(copy, capsys):
+    rows = read(copy / "offerings.csv")
+    n = line_of(rows, "aws", "us-east-1", "g4dn.xlarge")
+    rows[n - 1][9] = "0.0526"  # 10 % of on-demand
+    write(copy / "offerings.csv", rows)
+    assert main(["validate", str(copy)]) == 0
+    out = capsys.readouterr().out
+    (flag,) = [w for w in out.splitlines() if w.startswith(f"  offerings.csv:{n}:")]
+    assert flag.startswith(f"  offerings.csv:{n}: spot price 0.0526 is 0.")
+    assert "of aws g4dn.xlarge's spot prices across 8 regions (less than 0.4x" in flag

@@ -25,7 +25,9 @@ from tools.catalog.rows import as_row
 from tools.catalog.sigv4 import sign_get
 
 FIX = Path(__file__).parent / "fixtures" / "catalog"
-SHIPPED = Path(catalog_mod.__file__).parent / "data" / "offerings.csv"
+# The first 176-row snapshot, frozen: the fixture pages price its rows.
+SMALL = Path(__file__).parent / "fixtures" / "catalog" / "snapshot_2026-11-30"
+SHIPPED = SMALL / "offerings.csv"
 
 
 def shipped_rows() -> dict[tuple[str, str, str], list[str]]:
@@ -310,7 +312,9 @@ def test_gcp_skus_pages_host_plus_gpu(serve):
     assert g48[8:] == ["4.00166", "1.60736"]
     # a3 is priced in us-east1 (the SKU lists it); parse keeps it, refresh filters it.
     assert ("us-east1", "a3-highgpu-8g") in got
-    assert len(got) == 11  # g2-standard-4 and -48 x 2 regions, n1 x 4, a3 x 3
+    # The same component SKUs price every a3/g2 size of families.KNOWN (a3-highgpu-1g ...
+    # a3-edgegpu-8g, g2-standard-8 ...): 38 (type, region) pairs.
+    assert len(got) == 38
 
 
 def test_gcp_bad_key_fails_without_retry_and_redacts_key(serve):
@@ -408,12 +412,24 @@ def test_refresh_command_all_clouds(serve, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("TRICLOUD_GCP_BILLING_URL", gcp_server.url)
     monkeypatch.setenv("TRICLOUD_GCP_API_KEY", "test-key")
     out = tmp_path / "cat"
-    argv = ["refresh", "--out", str(out), "--date", "2025-12-01", "--retries", "0"]
+    argv = [
+        "refresh",
+        "--base",
+        str(SMALL),
+        "--out",
+        str(out),
+        "--date",
+        "2025-12-01",
+        "--retries",
+        "0",
+    ]
     argv += ["--regions", "us-east-1,eu-west-2,eastus,westus,westus2,us-central1,us-east1,us-west1"]
     assert main(argv) == 0
     err = capsys.readouterr().err
     assert "kept: AWS spot prices: no AWS credentials" in err
-    assert "gcp: 1 priced (type, region) pairs absent from the previous snapshot left out" in err
+    # 28: the fixture's A3/G2/N1 component SKUs also price the other a3/g2 sizes of
+    # families.KNOWN, which the base snapshot has not in these regions.
+    assert "gcp: 28 priced (type, region) pairs absent from the previous snapshot left out" in err
     cat = catalog_mod.load(out)  # the loader accepts what refresh wrote
     assert cat.snapshot == "2025-12-01"
     readme = (out / "README.md").read_text()
@@ -460,6 +476,8 @@ def test_refresh_without_gcp_key_keeps_gcp_and_says_so(serve, tmp_path, monkeypa
     rc = main(
         [
             "refresh",
+            "--base",
+            str(SMALL),
             "--clouds",
             "aws,gcp",
             "--regions",
@@ -482,7 +500,19 @@ def test_refresh_source_down_exits_3_and_writes_nothing(serve, tmp_path, monkeyp
     monkeypatch.setenv("TRICLOUD_AZURE_PRICES_URL", server.url + "/api/retail/prices")
     out = tmp_path / "cat"
     rc = main(
-        ["refresh", "--clouds", "azure", "--out", str(out), "--retries", "1", "--timeout", "2"]
+        [
+            "refresh",
+            "--base",
+            str(SMALL),
+            "--clouds",
+            "azure",
+            "--out",
+            str(out),
+            "--retries",
+            "1",
+            "--timeout",
+            "2",
+        ]
     )
     err = capsys.readouterr().err
     assert rc == 3 and "HTTP 500; gave up after 2 attempts" in err
@@ -499,7 +529,7 @@ def test_refresh_source_down_exits_3_and_writes_nothing(serve, tmp_path, monkeyp
     ],
 )
 def test_refresh_bad_input_exits_2(tmp_path, capsys, argv, message):
-    assert main(["refresh", "--out", str(tmp_path / "o"), *argv]) == 2
+    assert main(["refresh", "--base", str(SMALL), "--out", str(tmp_path / "o"), *argv]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
 
@@ -510,7 +540,20 @@ def test_refresh_cloud_without_selected_region_is_kept(serve, tmp_path, monkeypa
     monkeypatch.setenv("TRICLOUD_AWS_PRICING_URL", server.url)
     out = tmp_path / "cat"
     assert (
-        main(["refresh", "--clouds", "aws,azure", "--regions", "us-east-1", "--out", str(out)]) == 0
+        main(
+            [
+                "refresh",
+                "--base",
+                str(SMALL),
+                "--clouds",
+                "aws,azure",
+                "--regions",
+                "us-east-1",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
     )
     err = capsys.readouterr().err
     assert "kept: azure: no region of it selected (--regions)" in err

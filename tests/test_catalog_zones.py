@@ -26,6 +26,8 @@ from tools.catalog import zones
 from tools.catalog.cli import main
 
 DATA = Path(catalog_mod.__file__).parent / "data"
+# The first 176-row snapshot, frozen: the tests below name its rows.
+SMALL = Path(__file__).parent / "fixtures" / "catalog" / "snapshot_2026-11-30"
 ZFIX = FIX / "zones"
 SKY = FIX / "skypilot"
 
@@ -56,7 +58,7 @@ def serve():
 @pytest.fixture
 def copy(tmp_path) -> Path:
     dst = tmp_path / "cat"
-    shutil.copytree(DATA, dst)
+    shutil.copytree(SMALL, dst)
     return dst
 
 
@@ -76,12 +78,12 @@ def load_lines(root: Path) -> list[str]:
 def test_every_shipped_offering_has_exactly_one_zones_row():
     offers = {tuple(r[:3]) for r in read(DATA / "offerings.csv")[1:]}
     rows = [tuple(r[:3]) for r in read(DATA / "zones.csv")[1:]]
-    assert len(rows) == len(set(rows)) == len(offers) == 176
+    assert len(rows) == len(set(rows)) == len(offers) == 1022
     assert set(rows) == offers
 
 
 def test_shipped_zones_on_the_offerings():
-    cat = catalog_mod.load()
+    cat = catalog_mod.load(SMALL)
     by_key = {(o.cloud, o.region, o.instance_type): o for o in cat.offerings}
     # From SkyPilot's AvailabilityZone column (AZ IDs): us-east-1's constrained use1-az3 has no
     # g5, but it has p5; Local Zones (use1-atl2-az1) are not zones of the region.
@@ -107,6 +109,21 @@ def test_shipped_zones_on_the_offerings():
         assert o.zones_known == (o.cloud != "azure" or o.region in ("westus", "northcentralus"))
         if o.cloud != "azure":
             assert o.zones, o
+
+
+def test_zones_of_the_current_snapshot():
+    cat = catalog_mod.load()
+    by_key = {(o.cloud, o.region, o.instance_type): o for o in cat.offerings}
+    assert by_key[("gcp", "us-east4", "a3-highgpu-8g")].zones == (
+        "us-east4-a", "us-east4-b", "us-east4-c",
+    )  # fmt: skip
+    no_az = ("westus", "northcentralus", "westcentralus")
+    assert by_key[("azure", "westcentralus", "Standard_ND96isr_H100_v5")].zones_known
+    for o in cat.offerings:
+        assert list(o.zones) == sorted(o.zones)
+        assert all(catalog_mod.zone_problem(o.cloud, o.region, z) is None for z in o.zones)
+        assert o.zones_known == (o.cloud != "azure" or o.region in no_az)
+        assert bool(o.zones) == (o.cloud != "azure"), o
 
 
 def test_zones_do_not_change_the_plan_hash(copy):
@@ -203,7 +220,7 @@ def test_bad_header_and_broken_offerings_are_reported_once(copy):
     assert load_lines(copy) == [
         "zones.csv:1: header is cloud,region,type,zones; expected cloud,region,instance_type,zones"
     ]
-    shutil.copyfile(DATA / "zones.csv", copy / "zones.csv")
+    shutil.copyfile(SMALL / "zones.csv", copy / "zones.csv")
     offers = read(copy / "offerings.csv")
     offers[zones_line(offers, *G5) - 1][1] = "us-east-9"  # the offering's row is broken
     write(copy / "offerings.csv", offers)
@@ -307,7 +324,7 @@ def test_gcp_aggregated_lists_with_token_and_attached_gpu_zones(serve):
     types = ["a3-highgpu-8g", "g2-standard-4", "n1-standard-8", "a2-highgpu-1g"]
     found = zones.fetch_gcp(fast_http(), creds, ["us-central1"], types, server.url)
     shipped = {
-        (r[1], r[2]): tuple(r[3].split()) for r in read(DATA / "zones.csv")[1:] if r[0] == "gcp"
+        (r[1], r[2]): tuple(r[3].split()) for r in read(SMALL / "zones.csv")[1:] if r[0] == "gcp"
     }
     assert found == {("us-central1", t): shipped[("us-central1", t)] for t in types}
     machine_calls = [q for p, q, h in server.log if p.endswith("/machineTypes")]
@@ -418,10 +435,25 @@ REGIONS = "aws/us-east-1,azure/eastus,gcp/us-central1"
 def test_refresh_reads_zones_from_the_apis(serve, tmp_path, monkeypatch, capsys):
     refresh_env(monkeypatch, start_sources(serve), creds=True)
     out = tmp_path / "cat"
-    assert main(["refresh", "--out", str(out), "--regions", REGIONS, "--retries", "0"]) == 0
+    assert (
+        main(
+            [
+                "refresh",
+                "--base",
+                str(SMALL),
+                "--out",
+                str(out),
+                "--regions",
+                REGIONS,
+                "--retries",
+                "0",
+            ]
+        )
+        == 0
+    )
     err = capsys.readouterr().err
     got = {tuple(r[:3]): r[3] for r in read(out / "zones.csv")[1:]}
-    shipped = {tuple(r[:3]): r[3] for r in read(DATA / "zones.csv")[1:]}
+    shipped = {tuple(r[:3]): r[3] for r in read(SMALL / "zones.csv")[1:]}
     assert (
         got[G5] == shipped[G5]
         and got[("aws", "us-east-1", "p5.48xlarge")] == shipped[("aws", "us-east-1", "p5.48xlarge")]
@@ -450,10 +482,25 @@ def test_refresh_without_zone_credentials_keeps_zones_and_says_so(
 ):
     refresh_env(monkeypatch, start_sources(serve), creds=False)
     out = tmp_path / "cat"
-    assert main(["refresh", "--out", str(out), "--regions", REGIONS, "--retries", "0"]) == 0
+    assert (
+        main(
+            [
+                "refresh",
+                "--base",
+                str(SMALL),
+                "--out",
+                str(out),
+                "--regions",
+                REGIONS,
+                "--retries",
+                "0",
+            ]
+        )
+        == 0
+    )
     err = capsys.readouterr().err
     got = {tuple(r[:3]): r[3] for r in read(out / "zones.csv")[1:]}
-    shipped = {tuple(r[:3]): r[3] for r in read(DATA / "zones.csv")[1:]}
+    shipped = {tuple(r[:3]): r[3] for r in read(SMALL / "zones.csv")[1:]}
     assert all(got[k] == shipped[k] for k in got if k in shipped)
     assert "kept: aws zones: no credentials (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)" in err
     assert (
@@ -469,7 +516,7 @@ def test_refresh_without_zone_credentials_keeps_zones_and_says_so(
 
 def test_import_skypilot_writes_zones_from_the_zone_column(tmp_path):
     out = tmp_path / "cat"
-    assert main(["import-skypilot", str(SKY), "--out", str(out)]) == 0
+    assert main(["import-skypilot", str(SKY), "--out", str(out), "--base", str(SMALL)]) == 0
     got = {tuple(r[:3]): r[3] for r in read(out / "zones.csv")[1:]}
     # All five zone rows of the fixture (no-spot and equal-to-on-demand ones too); the
     # Boston Local Zone is left out.

@@ -61,6 +61,11 @@ def _csv(name: str) -> list[dict[str, str]]:
 
 REGIONS = {f"{r['cloud']}/{r['region']}": r for r in _csv("regions.csv")}
 EGRESS = {(r["cloud"], r["kind"]): float(r["usd_per_gb"]) for r in _csv("egress.csv")}
+# Source-continent prices (optional file) override egress.csv for sources on that continent.
+EGRESS_BY_SOURCE = {
+    (r["cloud"], r["source_continent"], r["kind"]): float(r["usd_per_gb"])
+    for r in (_csv("egress_by_source.csv") if (DATA / "egress_by_source.csv").exists() else [])
+}
 CLUSTER_FEE = {
     r["cloud"]: HOURS
     * (
@@ -95,10 +100,13 @@ def egress_rate(source: str, target: str) -> float:
         return 0.0
     src, dst = REGIONS[source], REGIONS[target]
     if src["cloud"] != dst["cloud"]:
-        return EGRESS[(src["cloud"], "internet")]
-    same = src["continent"] == dst["continent"]
-    kind = "inter_region_same_continent" if same else "inter_region_intercontinental"
-    return EGRESS[(src["cloud"], kind)]
+        kind = "internet"
+    elif src["continent"] == dst["continent"]:
+        kind = "inter_region_same_continent"
+    else:
+        kind = "inter_region_intercontinental"
+    by_source = EGRESS_BY_SOURCE.get((src["cloud"], src["continent"], kind))
+    return EGRESS[(src["cloud"], kind)] if by_source is None else by_source
 
 
 # --- scenarios and solving ---------------------------------------------------------------

@@ -36,7 +36,7 @@ def test_the_shipped_locks_are_what_the_optimizer_returns(capsys):
 
 
 def test_a_config_change_that_moves_placement_fails_naming_stack_and_change(project, capsys):
-    # dev's demand from the east coast doubles: the spot pool grows from 5 to 10 nodes
+    # dev's demand from the east coast doubles: the spot pool grows from 5 nodes
     edit(
         project,
         "dev",
@@ -47,8 +47,8 @@ def test_a_config_change_that_moves_placement_fails_naming_stack_and_change(proj
     err = capsys.readouterr().err.splitlines()
     stale = [line for line in err if line.startswith("dev: ")]
     assert len(stale) == 1, err
-    assert stale[0].startswith("dev: aws/us-east-2 g6.xlarge spot 5 -> "), stale[0]
-    assert "total 1,182.96 -> " in stale[0]
+    assert stale[0].startswith("dev: gcp/asia-northeast3 g2-standard-4 spot 5 -> "), stale[0]
+    assert "total 925.13 -> " in stale[0]
     assert stale[0].endswith("run make lock STACK=dev and commit the lock")
     assert not any(line.startswith(("prod:", "staging:")) for line in err)
     assert err[-1] == "lock check: 1 of 3 stacks differ from their lock (dev)"
@@ -65,10 +65,10 @@ def test_a_missing_lock_fails(project, capsys):
 def test_a_price_only_change_names_the_fields(project, capsys):
     """Same pools and routing, but the lock records another cost: the lock is stale too."""
     lock = project / "stacks" / "placement.dev.json"
-    lock.write_text(lock.read_text().replace('"total": 1182.96', '"total": 1100.0'))
+    lock.write_text(lock.read_text().replace('"total": 925.13', '"total": 1100.0'))
     assert lockcheck.main(["--project", str(project), "--stack", "dev"]) == 1
     err = capsys.readouterr().err
-    assert "dev: total 1,100.00 -> 1,182.96 USD/month; fields differ: cost;" in err
+    assert "dev: total 1,100.00 -> 925.13 USD/month; fields differ: cost;" in err
 
 
 def test_bad_config_exits_2_with_the_loaders_lines(project, capsys):

@@ -123,7 +123,7 @@ def test_config_all_sets_the_default_level_and_policies_override_it():
         ({"monthly-cost-limit": {"maxMonthlyUSD": 5}}, "maxMonthlyUSD: unknown property"),
         ({"monthly-cost-limit": {"basis": "min"}}, "basis: 'min'; allowed: max, desired"),
         ({"max-nodes-per-pool": {"maxNodesPerPool": "ten"}}, "'ten' is not a integer"),
-        ({"allowed-instance-types": {"allowedAccelerators": ["B200"]}}, "[0]: 'B200'"),
+        ({"allowed-instance-types": {"allowedAccelerators": ["X200"]}}, "[0]: 'X200'"),
     ],
 )
 def test_bad_config_is_rejected_with_the_key(doc, problem):

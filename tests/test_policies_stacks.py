@@ -239,7 +239,7 @@ def test_offline_plan_exits_1_on_a_mandatory_violation(tmp_path, monkeypatch, ca
     verdicts = json.loads((tmp_path / "policy.json").read_text())
     assert [(v["policy"], v["level"]) for v in verdicts] == [("monthly-cost-limit", "mandatory")]
     summary = (tmp_path / "summary.md").read_text()
-    assert "Estimated from resources: $1,182.96/month" in summary  # the plan's cents
+    assert "Estimated from resources: $925.13/month" in summary  # the plan's cents
     assert "monthly-cost-limit | mandatory" in summary
     out = capsys.readouterr().out
     # a stack policy has no resource: the console names the stack, not ": :"

@@ -292,13 +292,13 @@ def test_a_missing_or_wrong_tag_is_caught(type_, path, wrong):
 
 
 def test_aws_provider_default_tags_count_for_a_resource_without_its_own():
-    resources = copy.deepcopy(stack_capture("dev").resources)
+    resources = copy.deepcopy(stack_capture("staging").resources)
     (vpc, *_) = [r for r in resources if r.type == "aws:ec2/vpc:Vpc"]
     del vpc.inputs["tags"]["team"]
-    assert tag_problems(resources, expected_tags("dev"))[0] == []
+    assert tag_problems(resources, expected_tags("staging"))[0] == []
     (provider,) = [r for r in resources if r.urn == vpc.provider]
     provider.inputs["defaultTags"] = json.dumps({"tags": {}})
-    problems, _ = tag_problems(resources, expected_tags("dev"))
+    problems, _ = tag_problems(resources, expected_tags("staging"))
     assert f"{vpc.urn} tags: {{'team': None}}" in problems
 
 

@@ -59,6 +59,12 @@ def _parser() -> argparse.ArgumentParser:
 
     v = sub.add_parser("validate", help="loader checks plus data-quality checks")
     v.add_argument("dir", type=Path)
+    v.add_argument(
+        "--strict",
+        action="store_true",
+        help="warnings not excepted by validate_exceptions.csv count as errors",
+    )
+    v.add_argument("--list-excepted", action="store_true", help="print every excepted warning")
 
     d = sub.add_parser("diff", help="prices changed beyond a threshold, offerings added/removed")
     d.add_argument("old", type=Path)
@@ -70,6 +76,11 @@ def _parser() -> argparse.ArgumentParser:
         "src", type=Path, help="folder with aws/vms.csv, azure/vms.csv and/or gcp/vms.csv"
     )
     s.add_argument("--out", required=True, type=Path)
+    s.add_argument(
+        "--keep-low-gpu-tier",
+        action="store_true",
+        help="keep GCP GPU rows priced far below their other regions (left out by default)",
+    )
     s.add_argument(
         "--base",
         type=Path,
@@ -166,14 +177,23 @@ def cmd_refresh(args) -> int:
 def cmd_validate(args) -> int:
     if not args.dir.is_dir():
         raise _problem(str(args.dir), "catalog folder does not exist")
-    report = validate(args.dir)
-    print(f"{args.dir}: {len(report.errors)} errors, {len(report.warnings)} warnings")
+    report = validate(args.dir, strict=args.strict)
+    excepted = f", {len(report.excepted)} excepted" if report.excepted else ""
+    strict = " (--strict: warnings count as errors)" if args.strict else ""
+    print(
+        f"{args.dir}: {len(report.errors)} errors, {len(report.warnings)} warnings{excepted}{strict}"
+    )
     if report.errors:
         print("\nerrors:")
         print("\n".join(f"  {e}" for e in report.errors))
     if report.warnings:
         print("\nwarnings:")
         print("\n".join(f"  {w}" for w in report.warnings))
+    if report.excepted:
+        print("\nexcepted (reviewed; --list-excepted names the rows):")
+        print("\n".join(f"  {n} warnings by {rule}" for rule, n in report.excepted_by.items()))
+        if args.list_excepted:
+            print("\n".join(f"  {w}" for w in report.excepted))
     return 1 if report.errors else 0
 
 
@@ -208,7 +228,7 @@ def cmd_import_skypilot(args) -> int:
     offerings, notes = [], []
     for cloud, rows in read.items():
         regions = {r.region for r in base.regions.values() if r.cloud == cloud}
-        result = skypilot.convert(cloud, rows, regions)
+        result = skypilot.convert(cloud, rows, regions, keep_low_tier=args.keep_low_gpu_tier)
         offerings += result.offerings
         notes += result.notes
         print(

@@ -88,7 +88,7 @@ def write_zones(path: Path, offerings: list[Offering]) -> None:
 
 def copy_side_files(base: Path, out: Path) -> list[str]:
     copied = []
-    for name in (*COPIED_FILES, "latency.csv"):
+    for name in (*COPIED_FILES, "egress_by_source.csv", "latency.csv", "validate_exceptions.csv"):
         if (base / name).exists():
             shutil.copyfile(base / name, out / name)
             copied.append(name)

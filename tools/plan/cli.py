@@ -156,7 +156,8 @@ def write_lock(project: Path, stack: str, placement: dict[str, Any]) -> Path:
     _, stacks = read_project(project)
     lock = stacks / f"placement.{stack}.json"
     for _ in range(3):
-        lock.write_text(dumps(placement))
+        # keys sorted, as plan.json is (the engine's capture sorts them): byte-identical files
+        lock.write_text(json.dumps(placement, indent=2, sort_keys=True) + "\n")
         again = solve_stack(project, stack)
         if again == placement:
             break
