@@ -153,10 +153,10 @@ def test_domain_count_cuts_count_only_surviving_capacity(reference):
 # --- the solver: safety net and the MIP start -------------------------------------------------
 
 
-def _reference_solver(reference, time_limit: float) -> Solver:
+def _reference_solver(reference, time_limit: float, node_limit: int = 100_000) -> Solver:
     _, cands = reference
     model = build(cands, structural_bounds(cands, {}))
-    return Solver(model, gap=1e-4, node_limit=100_000, time_limit=time_limit)
+    return Solver(model, gap=1e-4, node_limit=node_limit, time_limit=time_limit)
 
 
 def test_safety_net_interrupts_highs_when_the_deadline_passes(reference):
@@ -184,7 +184,8 @@ def test_start_is_kept_when_the_fallback_resolve_finds_nothing(reference):
     without the start; if that repeat ends (safety net) with no plan, the start is the
     answer, not 'no solution'."""
     _, cands = reference
-    solver = _reference_solver(reference, time_limit=3600)
+    # a small node budget: the first solve only has to end (the fallback is under test)
+    solver = _reference_solver(reference, time_limit=3600, node_limit=50)
     first = _evaluate(solver, greedy_nodes(cands))  # a feasible plan to start from
     assert first.values is not None
     start = first.values
