@@ -661,7 +661,7 @@ def test_load_prints_one_line_per_problem_and_exits_2(pulumi_runtime, stacks_dir
     assert err.splitlines() == [
         "error: invalid stack config for prod:",
         f"  {T}owner: is required: {{team: ..., costCenter: ...}} (cost-allocation labels)",
-        f"  {T}kubernetesVersion: '1.29' is not offered by aws, azure, gcp on 2026-11-30 (the "
+        f"  {T}kubernetesVersion: '1.29' is not offered by aws, azure, gcp on 2026-12-02 (the "
         "catalog's snapshot date); offered: aws: 1.32, 1.33, 1.34, 1.35; azure: 1.35, 1.36, "
         "1.37; gcp: 1.35; in standard support everywhere: 1.35 "
         '(quote it in YAML: "1.35")',
