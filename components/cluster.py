@@ -94,11 +94,6 @@ def validate_pools(pools: Sequence[GpuPoolArgs]) -> None:
     """Catch a caller's mistake before any resource exists (a bug, not user input)."""
     seen: set[str] = set()
     for p in pools:
-        if "zones" not in p:
-            raise ValueError(
-                f"pool {p['instance_type']}: no zones (the zones of its region that offer the "
-                "type, e.g. from optimizer.catalog: `offering.zones`)"
-            )
         if p["pricing"] not in ("on-demand", "spot"):
             raise ValueError(f"pool {p['instance_type']}: pricing {p['pricing']!r}")
         if not 0 <= p["min_nodes"] <= p["max_nodes"] or p["max_nodes"] < 1:
