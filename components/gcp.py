@@ -9,6 +9,7 @@ import pulumi_kubernetes as k8s
 from pulumi_gcp import compute, container, projects, serviceaccount
 
 from optimizer.catalog import SYSTEM_POOL
+from optimizer.cost import GKE_FREE_TIER_LABEL as FREE_TIER_LABEL
 
 from .aliases import component_opts
 from .cluster import (
@@ -106,6 +107,11 @@ class GcpGpuClusterArgs(TypedDict):
     """GCP project id that holds the cluster."""
     node_service_account_id: NotRequired[str]
     """Account id of the nodes' service account (6-30 chars); derived from the name if unset."""
+    zonal_control_plane: NotRequired[bool]
+    """Run the control plane in one zone (the first of `zones`) instead of the region's three:
+    the only kind of Standard cluster the GKE free-tier credit applies to. Its SLA is 99.5%
+    instead of 99.95%, and the API is down while that zone is; nodes still span `zones`.
+    Changing it replaces the cluster. Default false (regional)."""
 
 
 class GcpGpuCluster(pulumi.ComponentResource):
@@ -147,6 +153,16 @@ class GcpGpuCluster(pulumi.ComponentResource):
         project = args["project"]
         labels = dict(args["tags"])
         cluster_name = args["cluster_name"]
+        # Where the control plane runs: the region (three zones), or one zone for the cluster
+        # that takes the free-tier credit. Node pools are created at the cluster's location.
+        location = region
+        if args.get("zonal_control_plane"):
+            if not zones:
+                raise ValueError(
+                    f"GcpGpuCluster {name}: zonal_control_plane needs the cluster's zones "
+                    "(zones, or pools with zones); none are known"
+                )
+            location = zones[0]
         child = pulumi.ResourceOptions(parent=self)
 
         vpc = compute.Network(
@@ -211,7 +227,8 @@ class GcpGpuCluster(pulumi.ComponentResource):
         cluster = container.Cluster(
             f"{name}-gke",
             name=cluster_name,
-            location=region,  # regional: the control plane survives a zone outage
+            # Regional: the control plane survives a zone outage. Zonal only on request.
+            location=location,
             network=vpc.id,
             subnetwork=subnet.id,
             min_master_version=args["kubernetes_version"],
@@ -245,7 +262,9 @@ class GcpGpuCluster(pulumi.ComponentResource):
             # Clusters hold no data (models come from the replicated buckets), and the
             # optimizer may move a region away: deletion must not need a second apply.
             deletion_protection=False,
-            resource_labels=labels,
+            # The label tells the cost estimate (policy pack) that this cluster's fee is
+            # credited by the free tier; GKE itself credits zonal clusters by billing account.
+            resource_labels=({**labels, FREE_TIER_LABEL: "true"} if location != region else labels),
             opts=child,
         )
 
@@ -275,7 +294,7 @@ class GcpGpuCluster(pulumi.ComponentResource):
             f"{name}-system",
             name="system",
             cluster=cluster.id,
-            location=region,
+            location=location,
             node_config=node_config(system_type, labels={"tricloud/role": "system"}),
             autoscaling=container.NodePoolAutoscalingArgs(
                 total_min_node_count=system_nodes,
@@ -292,7 +311,7 @@ class GcpGpuCluster(pulumi.ComponentResource):
                 f"{name}-gpu-{key}",
                 name=fit(key, "gke-nodepool"),
                 cluster=cluster.id,
-                location=region,
+                location=location,
                 # A regional pool would span every zone of the region, and GKE rejects it
                 # where the accelerator does not exist ("Accelerator type ... does not exist
                 # in zone"): only the zones that offer the machine type.

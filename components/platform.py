@@ -200,6 +200,8 @@ class Platform(pulumi.ComponentResource):
             )
             if cluster.cloud == "aws" and settings.kubernetes.support["aws"] == "extended":
                 args["extended_support"] = True
+            if cluster.control_plane == "zonal":
+                args["zonal_control_plane"] = True
             if cluster.cloud == "azure" and settings.kubernetes.azure_cluster_admins:
                 args["cluster_admins"] = list(settings.kubernetes.azure_cluster_admins)
             opts_c = pulumi.ResourceOptions(parent=self, providers=[provider])

@@ -18,6 +18,10 @@ from .errors import Collector
 DEFAULT_PATH = Path(__file__).parent / "data"
 CLOUDS = ("aws", "azure", "gcp")
 HOURS_PER_MONTH = 730.0
+# GKE free tier: 74.40 USD of monthly credit per billing account, applied only to the
+# management fee of zonal and Autopilot clusters (cloud.google.com/kubernetes-engine/pricing,
+# read 2026-12-02). It covers one zonal cluster's fee; unused credit is not rolled over.
+GKE_FREE_TIER_CREDIT_USD_MONTH = 74.40
 # The system node pool every cluster runs beside its GPU pools: (instance type, nodes). Its
 # price is `system_pool_usd_hr` in clusters.csv (data/README.md); the components declare it.
 SYSTEM_POOL: dict[str, tuple[str, int]] = {
@@ -128,6 +132,11 @@ class ClusterFees:
     def monthly_usd(self) -> float:
         hourly = self.control_plane_usd_hr + self.system_pool_usd_hr + self.load_balancer_usd_hr
         return hourly * HOURS_PER_MONTH
+
+    @property
+    def gke_free_tier_credit_usd(self) -> float:
+        """Monthly credit on one zonal GKE cluster: its management fee, at most the free tier."""
+        return min(GKE_FREE_TIER_CREDIT_USD_MONTH, self.control_plane_usd_hr * HOURS_PER_MONTH)
 
 
 @dataclass(frozen=True)

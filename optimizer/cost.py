@@ -452,6 +452,23 @@ def _accelerator_mismatch(pool: Pool, o: Offering) -> str:
     )
 
 
+# Label on the one zonal GKE cluster whose management fee the free-tier credit covers
+# (placement.gkeFreeTierCredit); set by components/gcp.py.
+GKE_FREE_TIER_LABEL = "tricloud-gke-free-tier"
+
+
+def _gke_credited(inputs: Mapping[str, Any]) -> bool:
+    """A zonal GKE cluster that carries the free-tier label (regional ones never qualify)."""
+    labels = inputs.get("resourceLabels")
+    location = inputs.get("location")
+    return (
+        isinstance(labels, Mapping)
+        and labels.get(GKE_FREE_TIER_LABEL) == "true"
+        and isinstance(location, str)
+        and bool(_ZONE_RE.match(location))
+    )
+
+
 def price_cluster(resource: Resource, catalog: Catalog) -> CostItem | None:
     cloud = CLUSTER_TYPES.get(resource.type)
     if cloud is None:
@@ -468,13 +485,18 @@ def price_cluster(resource: Resource, catalog: Catalog) -> CostItem | None:
         control = 0.0
     region = _gke_region(resource.inputs) if cloud == "gcp" else None
     region = region or _own_region(resource.inputs) or resource.region
+    monthly_usd = (control + fees.load_balancer_usd_hr) * HOURS_PER_MONTH
+    what = "control plane + regional load balancer"
+    if cloud == "gcp" and _gke_credited(resource.inputs):
+        monthly_usd -= fees.gke_free_tier_credit_usd
+        what += " (zonal: fee credited by the GKE free tier)"
     return CostItem(
         urn=resource.urn,
         kind="cluster",
         cloud=cloud,
         region=region,
-        what="control plane + regional load balancer",
-        monthly_usd=(control + fees.load_balancer_usd_hr) * HOURS_PER_MONTH,
+        what=what,
+        monthly_usd=monthly_usd,
     )
 
 

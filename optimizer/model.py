@@ -68,6 +68,7 @@ class Model:
     link_rows: dict[int, int] = field(default_factory=dict)  # option i -> its n <= M y row
     capacity: dict[tuple[int, str], int] = field(default_factory=dict)  # K[s,r] columns
     migration_pools: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    gke_credit: int | None = None  # column of the GKE free-tier credit (0..1), if claimed
 
     def add_col(self, name, lower, upper, cost=0.0, integer=False, billed=False) -> int:
         self.columns.append(Column(name, lower, upper, cost, integer, cost if billed else 0.0))
@@ -161,6 +162,7 @@ def build(
         )
     for r in cands.regions:
         m.open[r] = m.add_col(f"open[{r}]", 0, 1, cluster_fee(cands, r), integer=True, billed=True)
+    _gke_free_tier_credit(m)
     for opt in cands.options:
         key = (opt.service, opt.region)
         if key not in m.y:
@@ -536,6 +538,18 @@ def _migration(m: Model, incumbent: Incumbent | None) -> None:
         terms = pools.get(pool, {})
         m.add_row("migration", {dev: 1.0, **{c: -1.0 for c in terms}}, lower=-have)
         m.add_row("migration", {dev: 1.0, **terms}, lower=have)
+
+
+def _gke_free_tier_credit(m: Model) -> None:
+    """placement.gkeFreeTierCredit: one open GKE cluster's management fee is credited (the
+    billing account's free tier, once per stack however many GKE clusters it runs)."""
+    sc = m.cands.scenario
+    gcp = [col for r, col in m.open.items() if r.startswith("gcp/")]
+    if not sc.placement.gke_free_tier_credit or not gcp:
+        return
+    credit = m.cands.catalog.clusters["gcp"].gke_free_tier_credit_usd
+    m.gke_credit = m.add_col("gke-free-tier-credit", 0, 1, -credit, billed=True)
+    m.add_row("gke-free-tier-credit", {m.gke_credit: 1.0, **{c: -1.0 for c in gcp}}, upper=0.0)
 
 
 def _budget(m: Model) -> None:

@@ -58,6 +58,9 @@ class Cluster:
     cloud: str
     region: str
     node_pools: tuple[NodePool, ...]
+    # "zonal" on the one GKE cluster that takes the free-tier credit (gkeFreeTierCredit):
+    # its control plane runs in one zone; every other cluster's is regional.
+    control_plane: str = "regional"
 
     @property
     def key(self) -> str:
@@ -65,11 +68,11 @@ class Cluster:
 
     def to_json(self) -> dict[str, Any]:
         pools = sorted(self.node_pools, key=lambda p: (p.instance_type, p.pricing))
-        return {
-            "cloud": self.cloud,
-            "region": self.region,
-            "nodePools": [p.to_json() for p in pools],
-        }
+        out: dict[str, Any] = {"cloud": self.cloud, "region": self.region}
+        if self.control_plane != "regional":
+            out["controlPlane"] = self.control_plane
+        out["nodePools"] = [p.to_json() for p in pools]
+        return out
 
 
 @dataclass(frozen=True)

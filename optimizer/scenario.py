@@ -85,6 +85,10 @@ class Placement:
     # (`solver.auto_node_limit`), so it binds before the time limit's safety net.
     solver_node_limit: int | None = None
     solver_time_limit_seconds: float = 60.0  # safety net only
+    # The billing account's GKE free-tier credit goes to this stack: one GKE cluster runs a
+    # zonal control plane (the credit covers zonal and Autopilot clusters only) and its
+    # management fee is credited (`cost.gke_free_tier_credit`).
+    gke_free_tier_credit: bool = False
 
 
 @dataclass(frozen=True)
@@ -217,6 +221,7 @@ PLACEMENT_KEYS = (
     "mipGap",
     "solverNodeLimit",
     "solverTimeLimitSeconds",
+    "gkeFreeTierCredit",
 )
 REPLICATION_KEYS = ("primary", "mode", "maxStalenessMinutes", "datasets")
 SCENARIO_KEYS = ("clouds", "services", "placement", "replication")
@@ -540,6 +545,11 @@ def _parse_placement(raw, key, errors, catalog: Catalog, clouds) -> Placement | 
         lo_open=True,
         allowed="seconds > 0",
     )
+    credit = raw.get("gkeFreeTierCredit", False)
+    if not isinstance(credit, bool):
+        errors.add(
+            f"{key}.gkeFreeTierCredit", f"{_show(credit)} is not allowed; allowed: true, false"
+        )
     if len(errors.problems) != n_before:
         return None
     return Placement(
@@ -558,6 +568,7 @@ def _parse_placement(raw, key, errors, catalog: Catalog, clouds) -> Placement | 
         gap,
         nodes,
         tlim,
+        credit,
     )  # type: ignore[arg-type]
 
 

@@ -379,6 +379,13 @@ def to_plan(out: Outcome, seconds: float, incumbent_label: str | None) -> Plan:
         )
         clusters.append(Cluster(cloud, name, node_pools))
     open_regions = sorted(pools)
+    # The free-tier credit goes to the first GKE cluster by region: it runs a zonal control
+    # plane (the credit applies to no regional cluster) and its management fee is credited.
+    credited = next((r for r in open_regions if r.startswith("gcp/")), None)
+    if not pl.gke_free_tier_credit:
+        credited = None
+    if credited is not None:
+        clusters = [replace(c, control_plane="zonal") if c.key == credited else c for c in clusters]
 
     # routing and assignments
     routing: dict[str, dict[str, float]] = {}
@@ -426,6 +433,8 @@ def to_plan(out: Outcome, seconds: float, incumbent_label: str | None) -> Plan:
     clusters_cost = 0.0
     for region in open_regions:
         fee = cluster_fee(cands, region)
+        if region == credited:
+            fee -= cat.clusters["gcp"].gke_free_tier_credit_usd
         clusters_cost += fee
         by_region[region] += fee
     for t in targets:

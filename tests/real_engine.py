@@ -229,6 +229,16 @@ def timeouts_cover_startup(
     return out
 
 
+def gke_region(pool: Registration) -> str:
+    """A GKE pool's region: its location, which is a zone in a zonal cluster (us-east4-a)."""
+    location = pool.inputs.get("location") or ""
+    return (
+        location.rsplit("-", 1)[0]
+        if re.fullmatch(r"[a-z]+-[a-z]+\d+-[a-z]", location)
+        else location
+    )
+
+
 def pools_in_offered_zones(fleet: Fleet, catalog) -> list[str]:
     offered = {(o.cloud, o.region, o.instance_type): o for o in catalog.offerings}
     out = []
@@ -236,7 +246,7 @@ def pools_in_offered_zones(fleet: Fleet, catalog) -> list[str]:
         for pool in fleet.of(pool_type):
             if pool_labels(pool).get(LABEL_POOL) is None:
                 continue  # the system pool
-            region = pool.inputs.get("location") if cloud == "gcp" else fleet.region_of(pool)
+            region = gke_region(pool) if cloud == "gcp" else fleet.region_of(pool)
             itype = pool_instance_type(pool)
             o = offered.get((cloud, region, itype))
             if o is None:
@@ -262,7 +272,7 @@ def replicas_fit_their_nodes(fleet: Fleet, catalog, system_daemonsets: dict) -> 
         if pool is None:
             continue
         cloud = POOL_TYPES[pool.type]
-        region = pool.inputs.get("location") if cloud == "gcp" else fleet.region_of(pool)
+        region = gke_region(pool) if cloud == "gcp" else fleet.region_of(pool)
         o = offered[(cloud, region, pool_instance_type(pool))]
         container = _pod_spec(d)["containers"][0]
         requests = container["resources"]["requests"]

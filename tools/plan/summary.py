@@ -92,6 +92,12 @@ def estimated_from_resources(capture: Capture) -> str:
         f"autoscaling ceilings (monthly-cost-limit's default basis); egress not included"
         + (f"; {unpriced} pools not priced" if unpriced else "")
         + other
+        + "".join(
+            f"; {c['cloud']}/{c['region']}: zonal control plane, its management fee credited"
+            " by the GKE free tier (placement.gkeFreeTierCredit)"
+            for c in plan["clusters"]
+            if c.get("controlPlane") == "zonal"
+        )
     )
 
 
