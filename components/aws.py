@@ -41,12 +41,16 @@ from .cluster import (
     validate_pools,
     zones_of,
 )
-from .naming import fit
+from .naming import fit, short_hash
 from .validate import check_args
 
 AZ_ID_RE = re.compile(r"^[a-z]{2,}[0-9]+-az([1-7])$")
 # EKS requires the control plane's subnets in at least two availability zones.
 EKS_MIN_ZONES = 2
+# The EKS access policy equal to Kubernetes' cluster-admin (one ARN per partition).
+EKS_CLUSTER_ADMIN_POLICY = (
+    "arn:{partition}:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+)
 # The label the Cluster Autoscaler reads on AWS to recognise GPU nodes.
 AWS_ACCELERATOR_LABEL = "k8s.amazonaws.com/accelerator"
 
@@ -260,6 +264,28 @@ class AwsGpuCluster(pulumi.ComponentResource):
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[cluster_attach]),
         )
+
+        # --- API access: the creator (bootstrap) plus the listed admins, by access entry ----
+        for arn in args.get("cluster_admins") or []:
+            # Keyed by the ARN's hash: adding or removing one admin never renames another's.
+            key = short_hash(arn, 8)
+            entry = eks.AccessEntry(
+                f"{name}-admin-{key}",
+                cluster_name=cluster.name,
+                principal_arn=arn,
+                type="STANDARD",
+                tags=tags,
+                opts=child,
+            )
+            eks.AccessPolicyAssociation(
+                f"{name}-admin-{key}",
+                cluster_name=cluster.name,
+                principal_arn=arn,
+                policy_arn=EKS_CLUSTER_ADMIN_POLICY.format(partition=arn.split(":")[1]),
+                access_scope=eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
+                # The association needs the entry: EKS refuses a principal without one.
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[entry]),
+            )
 
         # --- managed add-ons: CNI, kube-proxy and the Pod Identity agent before any node ----
         addon = {

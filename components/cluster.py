@@ -75,8 +75,11 @@ class GpuClusterArgs(TypedDict):
     network_cidr: NotRequired[str]
     """Address space of the cluster network (default 10.0.0.0/16)."""
     cluster_admins: NotRequired[Sequence[str]]
-    """AKS only: Entra ID object ids granted "Azure Kubernetes Service RBAC Cluster Admin" on
-    the cluster; default: the identity that deploys."""
+    """Who administers the cluster's Kubernetes API. AKS: Entra ID object ids granted "Azure
+    Kubernetes Service RBAC Cluster Admin" (default: the identity that deploys). EKS: IAM role
+    or user ARNs given an access entry with AmazonEKSClusterAdminPolicy, beside the identity
+    that creates the cluster (always admin; do not list it: EKS already holds its entry).
+    Not used on GKE (project IAM grants access)."""
     extended_support: NotRequired[bool]
     """EKS only: keep the version in extended support once standard support ends (billed
     $0.60/h instead of $0.10/h); default false: EKS upgrades the cluster at that date instead."""

@@ -204,6 +204,8 @@ class Platform(pulumi.ComponentResource):
                 args["zonal_control_plane"] = True
             if cluster.cloud == "azure" and settings.kubernetes.azure_cluster_admins:
                 args["cluster_admins"] = list(settings.kubernetes.azure_cluster_admins)
+            if cluster.cloud == "aws" and settings.kubernetes.aws_cluster_admins:
+                args["cluster_admins"] = list(settings.kubernetes.aws_cluster_admins)
             opts_c = pulumi.ResourceOptions(parent=self, providers=[provider])
             if cluster.cloud == "aws":
                 gpu_cluster = AwsGpuCluster(key, args, opts_c)

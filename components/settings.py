@@ -80,6 +80,7 @@ JSON_KEYS = (
     "replication",
     "apiAllowedCidrs",
     "azureClusterAdmins",
+    "awsClusterAdmins",
 )
 TEXT_KEYS = ("kubernetesVersion", "catalog")
 KEYS = (*JSON_KEYS, *TEXT_KEYS)
@@ -95,6 +96,10 @@ UUID_RE = re.compile(
     r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 )
 AWS_ACCOUNT_RE = re.compile(r"^[0-9]{12}$")
+# An IAM role or user ARN, as EKS access entries take them (path allowed; not an STS session).
+IAM_PRINCIPAL_RE = re.compile(
+    r"^arn:aws(-cn|-us-gov)?:iam::[0-9]{12}:(role|user)/([\x21-\x7e]+/)*[\w+=,.@-]{1,128}$"
+)
 GCP_ZONE_RE = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 
@@ -122,6 +127,7 @@ class Kubernetes:
     # per cloud of the stack: "standard" or "extended" support on the catalog's snapshot date
     support: dict[str, str] = field(default_factory=dict)
     azure_cluster_admins: tuple[str, ...] = ()  # Entra object ids; empty: the deploying identity
+    aws_cluster_admins: tuple[str, ...] = ()  # IAM role/user ARNs beside the cluster's creator
 
 
 @dataclass(frozen=True)
@@ -377,6 +383,39 @@ def _deployable_accelerators(scenario: Scenario, key: str, errors: Collector) ->
                 )
 
 
+def _aws_cluster_admins(value: Any, key: str, errors: Collector) -> tuple[str, ...] | None:
+    if value is _BAD:
+        return None
+    if value is _MISSING:
+        return ()
+    if not isinstance(value, list):
+        errors.add(
+            key,
+            f"{_show(value)} is not a list of IAM role or user ARNs "
+            "([] or left out: only the identity that creates each cluster)",
+        )
+        return None
+    n_before = len(errors.problems)
+    for i, entry in enumerate(value):
+        if isinstance(entry, str) and ":sts::" in entry and ":assumed-role/" in entry:
+            errors.add(
+                f"{key}[{i}]",
+                f"{entry!r} is an STS session; EKS access entries take the role's ARN "
+                "(arn:aws:iam::<account>:role/<name>)",
+            )
+        elif not isinstance(entry, str) or not IAM_PRINCIPAL_RE.match(entry):
+            errors.add(
+                f"{key}[{i}]",
+                f"{_show(entry)} is not an IAM role or user ARN "
+                "(arn:aws:iam::<12-digit account>:role/<name> or :user/<name>)",
+            )
+        elif value.index(entry) != i:
+            errors.add(f"{key}[{i}]", f"{entry!r} is listed twice")
+    if len(errors.problems) != n_before:
+        return None
+    return tuple(value)
+
+
 def _azure_cluster_admins(value: Any, key: str, errors: Collector) -> tuple[str, ...] | None:
     if value is _BAD:
         return None
@@ -601,6 +640,7 @@ def parse(
     )
     cidrs = _cidrs(decoded["apiAllowedCidrs"], f"{ns}apiAllowedCidrs", errors)
     admins = _azure_cluster_admins(decoded["azureClusterAdmins"], f"{ns}azureClusterAdmins", errors)
+    aws_admins = _aws_cluster_admins(decoded["awsClusterAdmins"], f"{ns}awsClusterAdmins", errors)
     providers = _providers(config, clouds, errors)
 
     lock_path = f"{stacks_dir.name}/placement.{stack}.json"
@@ -614,7 +654,7 @@ def parse(
         scenario=scenario,  # type: ignore[arg-type]
         catalog=_priced_for(cat, version[0], version[1]),  # type: ignore[arg-type,index]
         traffic=traffic,  # type: ignore[arg-type]
-        kubernetes=Kubernetes(version[0], cidrs, version[1], admins),  # type: ignore[arg-type,index]
+        kubernetes=Kubernetes(version[0], cidrs, version[1], admins, aws_admins),  # type: ignore[arg-type,index]
         providers=providers,
         lock=lock,
         lock_path=lock_path,

@@ -16,6 +16,9 @@ one line per place where a real `pulumi up` would fail or leave a fleet that doe
   request no more than the node's allocatable, by each cloud's reservation formula.
 - `aks_data_plane_granted`: an AKS cluster with Azure RBAC and no local accounts has a
   data-plane role assignment scoped to it, and its Kubernetes provider waits for it.
+- `eks_admins_bound`: every EKS access entry has its cluster-admin policy association, for
+  the same principal and cluster, created after it (EKS refuses an association without an
+  entry), and names an IAM role or user, never an STS session.
 - `addons_pinned`: Helm releases, EKS add-ons and images carry explicit versions.
 - `eks_clusters_work`: every EKS cluster runs the controllers EKS lacks, with their Pod
   Identity, node groups tagged for discovery, and the managed add-ons.
@@ -294,6 +297,31 @@ def replicas_fit_their_nodes(fleet: Fleet, catalog, system_daemonsets: dict) -> 
                 f"{d.urn}: {per_node} replica(s) + DaemonSets request {cpu}m/{mem}Mi on "
                 f"{o.instance_type}, allocatable {alloc_cpu}m/{alloc_mem}Mi"
             )
+    return out
+
+
+def eks_admins_bound(fleet: Fleet) -> list[str]:
+    out = []
+    associations = fleet.of("aws:eks/accessPolicyAssociation:AccessPolicyAssociation")
+    for entry in fleet.of("aws:eks/accessEntry:AccessEntry"):
+        arn = str(entry.inputs.get("principalArn", ""))
+        if not re.fullmatch(r"arn:aws[-a-z]*:iam::\d{12}:(role|user)/.+", arn):
+            out.append(f"{entry.urn}: principal {arn!r} is not an IAM role or user ARN")
+        bound = [
+            a
+            for a in associations
+            if a.inputs.get("principalArn") == arn
+            and a.inputs.get("clusterName") == entry.inputs.get("clusterName")
+            and str(a.inputs.get("policyArn", "")).endswith("/AmazonEKSClusterAdminPolicy")
+            and (a.inputs.get("accessScope") or {}).get("type") == "cluster"
+        ]
+        if not bound:
+            out.append(
+                f"{entry.urn}: no cluster-admin policy association: the entry grants nothing"
+            )
+        for a in bound:
+            if entry.urn not in a.depends_on:
+                out.append(f"{a.urn}: not after its access entry (EKS refuses it before)")
     return out
 
 

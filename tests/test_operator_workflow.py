@@ -291,7 +291,8 @@ def test_bad_component_arguments_exit_2_one_line_each(tmp_path, capsys):
         "error: invalid arguments for GcpGpuCluster 'gpu':",
         "  GcpGpuCluster 'gpu': api_alowed_cidrs: unknown argument; known: api_allowed_cidrs, "
         "cluster_admins, cluster_name, extended_support, gpu_pools, kubernetes_version, "
-        "network_cidr, node_service_account_id, project, region, tags, zones",
+        "network_cidr, node_service_account_id, project, region, tags, zonal_control_plane, "
+        "zones",
         "  GcpGpuCluster 'gpu': gpu_pools[0].zones: is required (GpuPoolArgs)",
         "  GcpGpuCluster 'gpu': gpu_pools[0].pricing: 'spto' is not allowed; allowed: "
         "on-demand, spot",

@@ -59,6 +59,7 @@ def checks(fleet: rules.Fleet) -> dict[str, list[str]]:
             fleet, CATALOG, SYSTEM_DAEMONSETS
         ),
         "aks_data_plane_granted": rules.aks_data_plane_granted(fleet),
+        "eks_admins_bound": rules.eks_admins_bound(fleet),
         "addons_pinned": rules.addons_pinned(fleet),
         "eks_clusters_work": rules.eks_clusters_work(fleet),
         "triggers_started": rules.triggers_started(fleet),
@@ -205,6 +206,29 @@ def test_aks_without_a_grant_is_found(spot_fleet):
         "without a data-plane role" in f
         for f in rules.aks_data_plane_granted(broken(spot_fleet, no_grant))
     )
+
+
+def test_eks_admins_without_their_policy_are_found(spot_fleet):
+    entries = spot_fleet.of_type("aws:eks/accessEntry:AccessEntry")
+    assert entries, "the spot-all stack lists awsClusterAdmins: access entries expected"
+    association = "aws:eks/accessPolicyAssociation:AccessPolicyAssociation"
+
+    def no_association(c):
+        c.resources = [r for r in c.resources if r.type != association]
+
+    def unordered(c):
+        for r in c.of_type(association):
+            r.depends_on = []
+
+    def session(c):
+        for r in c.of_type("aws:eks/accessEntry:AccessEntry"):
+            r.inputs["principalArn"] = "arn:aws:sts::111122223333:assumed-role/platform/alice"
+
+    assert any(
+        "grants nothing" in f for f in rules.eks_admins_bound(broken(spot_fleet, no_association))
+    )
+    assert any("not after" in f for f in rules.eks_admins_bound(broken(spot_fleet, unordered)))
+    assert any("not an IAM role" in f for f in rules.eks_admins_bound(broken(spot_fleet, session)))
 
 
 def test_unpinned_addons_are_found(spot_fleet):

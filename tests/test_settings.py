@@ -328,6 +328,33 @@ CASES = [
         {},
     ),
     (
+        "aws-cluster-admins-sts-session",
+        put(
+            f"{T}awsClusterAdmins",
+            '["arn:aws:sts::111122223333:assumed-role/platform/alice"]',
+        ),
+        [f"{T}awsClusterAdmins[0]"],
+        "is an STS session; EKS access entries take the role's ARN",
+        {},
+    ),
+    (
+        "aws-cluster-admins-not-arns",
+        put(f"{T}awsClusterAdmins", '["platform-admins", 12]'),
+        [f"{T}awsClusterAdmins[0]", f"{T}awsClusterAdmins[1]"],
+        "is not an IAM role or user ARN",
+        {},
+    ),
+    (
+        "aws-cluster-admins-twice",
+        put(
+            f"{T}awsClusterAdmins",
+            '["arn:aws:iam::111122223333:role/platform", "arn:aws:iam::111122223333:role/platform"]',
+        ),
+        [f"{T}awsClusterAdmins[1]"],
+        "is listed twice",
+        {},
+    ),
+    (
         "kubernetes-version-unquoted-yaml",
         put(f"{T}kubernetesVersion", "1.3"),
         [f"{T}kubernetesVersion"],
