@@ -115,7 +115,11 @@ def test_every_object_type_property_is_described(schema):
 @pytest.mark.parametrize("component", ["AwsGpuCluster", "AzureGpuCluster", "GcpGpuCluster"])
 def test_the_three_clusters_have_the_same_shape(schema, component):
     resource = schema["resources"][f"tricloud:index:{component}"]
-    extra = {"project", "nodeServiceAccountId"} if component == "GcpGpuCluster" else set()
+    extra = (
+        {"project", "nodeServiceAccountId", "zonalControlPlane"}
+        if component == "GcpGpuCluster"
+        else set()
+    )
     assert set(resource["inputProperties"]) == CLUSTER_INPUTS | extra
     assert set(resource["properties"]) == CLUSTER_OUTPUTS
     required = {"region", "clusterName", "kubernetesVersion", "gpuPools", "tags"}
